@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "pneumo/core/exit_codes.hpp"
+#include "pneumo/core/files.hpp"
+#include "pneumo/core/parallel.hpp"
+#include "pneumo/core/strings.hpp"
+
+namespace fs = std::filesystem;
+using namespace pneumo;
+
+TEST(Strings, TrimStripsBomAndWhitespace) {
+  EXPECT_EQ(trim("\xEF\xBB\xBF ImageId\r\n"), "ImageId");
+  EXPECT_EQ(trim("   "), "");
+}
+
+TEST(Strings, ParseIntIsStrict) {
+  EXPECT_EQ(parse_int(" 42 "), 42);
+  EXPECT_EQ(parse_int("-1"), -1);
+  EXPECT_FALSE(parse_int("4x2"));
+  EXPECT_FALSE(parse_int(""));
+  EXPECT_FALSE(parse_int("1.5"));
+}
+
+TEST(Strings, SplitKeepsEmptyFields) {
+  auto parts = split("a,,b", ',');
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1], "");
+}
+
+TEST(Files, AtomicWriteReplacesWholeFileAndLeavesNoTemp) {
+  fs::path dir = fs::temp_directory_path() / ("pneumo_core_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(write_file_atomic(dir / "a.txt", "first"));
+  ASSERT_TRUE(write_file_atomic(dir / "a.txt", "second"));
+  EXPECT_EQ(read_file(dir / "a.txt").value(), "second");
+  int entries = 0;
+  for (auto& e : fs::directory_iterator(dir)) { (void)e; ++entries; }
+  EXPECT_EQ(entries, 1);
+  fs::remove_all(dir);
+}
+
+TEST(Files, FailedWriterKeepsOldFile) {
+  fs::path dir = fs::temp_directory_path() / ("pneumo_core_test2_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_TRUE(write_file_atomic(dir / "keep.txt", "precious"));
+  Status st = write_via_temp(dir / "keep.txt", [](const fs::path& temp) -> Status {
+    write_file_atomic(temp, "partial").value();
+    return fail(ErrorCode::kIo, "simulated failure");
+  });
+  EXPECT_FALSE(st);
+  EXPECT_EQ(read_file(dir / "keep.txt").value(), "precious");
+  fs::remove_all(dir);
+}
+
+TEST(Files, MissingFileIsNotFound) {
+  auto r = read_file("/nonexistent/pneumo/file.csv");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(r.error().message.find("/nonexistent/pneumo/file.csv"), std::string::npos);
+  EXPECT_EQ(exit_code_for(r.error().code), kExitNotFound);
+}
+
+TEST(Files, PngRoundTrip) {
+  fs::path p = fs::temp_directory_path() / ("pneumo_png_" + std::to_string(::getpid()) + ".png");
+  Image8 img(3, 5);
+  for (size_t i = 0; i < img.px.size(); ++i) img.px[i] = static_cast<std::uint8_t>(i * 17);
+  ASSERT_TRUE(write_png(p, img));
+  auto back = read_png_gray(p);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back.value(), img);
+  fs::remove(p);
+}
+
+TEST(Files, PngReaderRejectsGarbage) {
+  fs::path p = fs::temp_directory_path() / ("pneumo_bad_" + std::to_string(::getpid()) + ".png");
+  ASSERT_TRUE(write_file_atomic(p, "not a png at all"));
+  auto r = read_png_gray(p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kBadInput);
+  fs::remove(p);
+}
+
+TEST(Parallel, VisitsEveryIndexOnce) {
+  std::vector<std::atomic<int>> hits(1000);
+  parallel_for(hits.size(), 4, [&](size_t i) { hits[i]++; });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+TEST(Parallel, PropagatesExceptions) {
+  EXPECT_THROW(parallel_for(100, 3, [](size_t i) { if (i == 50) throw std::runtime_error("x"); }),
+               std::runtime_error);
+}
