@@ -1,0 +1,1 @@
+#include "pneumo/dicom/dicom.hpp"
