@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: each case runs a pneumo binary and its Python peer in one run and
+# prints a table (case, pneumo time, python time, speed-up = python/pneumo, goal).
+#
+#   bench/run.sh [--quick] [--only NAME]      NAME: a case group (rle, dicom, csv-index) or a
+#                                             single case (rle/numpy)
+#
+# Builds nothing: it runs the binaries in $PNEUMO_BUILD_DIR/bench (default build/bench; build
+# them with `cmake --build build --target bench_all`). Data from $PNEUMO_SHARED_DATA (default
+# ../shared/data next to the checkout); a case whose data or binary is missing prints a skip
+# line. Python peers run with $PNEUMO_PYTHON (default /usr/bin/python3, Debian's packages).
+# Results: $PNEUMO_BUILD_DIR/bench-results.json. Exit status 1 when a side failed or the two
+# sides disagree on what they computed; a missed goal is reported, not an error.
+#
+# Adding a case: write case_<name>() with one `pair` call per table line, add <name> to CASES.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+QUICK=0
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --only) [ $# -ge 2 ] || { echo "run.sh: --only needs a case name" >&2; exit 2; }; ONLY="$2"; shift ;;
+    --only=*) ONLY="${1#--only=}" ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+BUILD_DIR="${PNEUMO_BUILD_DIR:-build}"
+BIN="$BUILD_DIR/bench"
+DATA="${PNEUMO_SHARED_DATA:-$ROOT/../shared/data}"
+PY="${PNEUMO_PYTHON:-/usr/bin/python3}"
+PEERS="$ROOT/bench/python"
+NPROC="$(nproc)"
+RESULTS="$BUILD_DIR/bench-results.json"
+RECORDS="$(mktemp)"
+STDERR_LOG="$(mktemp)"
+trap 'rm -f "$RECORDS" "$STDERR_LOG"' EXIT
+
+CASES=(rle dicom csv-index)
+
+# --- plumbing ---------------------------------------------------------------------------------
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RECORDS"; }
+skip() { echo "skip $1: $2" >&2; record "$1" skip "" "$2"; }
+wanted() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ] || [ "$ONLY" = "${1%%/*}" ]; }
+
+# run_side CASE SIDE GOAL cmd...: records the JSON object the command prints, or its error.
+run_side() {
+  local name="$1" side="$2" goal="$3"; shift 3
+  echo "  $name: $side ..." >&2
+  local out rc=0 last why
+  out="$("$@" 2>"$STDERR_LOG")" || rc=$?
+  last="$(tail -n 1 <<<"$out" | tr '\t' ' ')"
+  if [ "${last:0:1}" = "{" ]; then
+    record "$name" "$side" "$goal" "$last"  # a failed check still reports its figures
+  else
+    why="$(tail -n 1 "$STDERR_LOG" | tr '\t"\\' " '/")"
+    record "$name" "$side" "$goal" "{\"error\": \"exit $rc: ${why:-no output}\"}"
+  fi
+  [ $rc -eq 0 ] || sed 's/^/    /' "$STDERR_LOG" >&2
+}
+
+# pair CASE GOAL NOTE -- pneumo command... -- python command...
+pair() {
+  local name="$1" goal="$2" note="$3"; shift 3
+  wanted "$name" || return 0
+  [ "$1" = "--" ] || { echo "run.sh: pair $name: expected --" >&2; exit 2; }; shift
+  local cpp=() python=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cpp+=("$1"); shift; done
+  shift
+  python=("$@")
+  if [ ! -x "${cpp[0]}" ]; then
+    skip "$name" "${cpp[0]} not built (cmake --build $BUILD_DIR --target $(basename "${cpp[0]}"))"
+    return 0
+  fi
+  echo "== $name" >&2
+  [ -n "$note" ] && record "$name" note "" "$note"
+  run_side "$name" pneumo "$goal" "${cpp[@]}"
+  run_side "$name" python "$goal" "${python[@]}"
+}
+
+need_data() {  # need_data GROUP PATH
+  [ -e "$2" ] && return 0
+  skip "$1" "data not found: $2 (set PNEUMO_SHARED_DATA)"; return 1
+}
+need_python() {  # need_python GROUP module...
+  local mod
+  for mod in "${@:2}"; do
+    "$PY" -c "import $mod" 2>/dev/null || { skip "$1" "$PY cannot import $mod (apt-get install python3-$mod)"; return 1; }
+  done
+}
+quick() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }  # quick FULL QUICK
+
+# --- cases ------------------------------------------------------------------------------------
+case_rle() {
+  local csv="$DATA/siim/train-rle.csv"
+  need_data rle "$csv" && need_python rle numpy || return 0
+  local ref_rows numpy_rows
+  ref_rows="$(quick 200 20)"
+  numpy_rows="$(quick 0 2000)"
+  pair rle/reference 100 "first $ref_rows positive rows on both sides (mask_functions.py's mask2rle is a per-pixel Python loop)" \
+    -- "$BIN/bench_rle" --csv "$csv" --select positive --limit "$ref_rows" --reps 3 \
+    -- "$PY" "$PEERS/rle_peer.py" --csv "$csv" --peer reference --select positive --limit "$ref_rows" --reps 1
+  pair rle/numpy "" "$( [ "$numpy_rows" = 0 ] && echo "every row of train-rle.csv" || echo "first $numpy_rows rows") on both sides" \
+    -- "$BIN/bench_rle" --csv "$csv" --select all --limit "$numpy_rows" --reps 3 \
+    -- "$PY" "$PEERS/rle_peer.py" --csv "$csv" --peer numpy --select all --limit "$numpy_rows" --reps "$(quick 2 1)"
+}
+
+case_dicom() {
+  local dir="$DATA/siim/dicom"
+  need_data dicom "$dir" && need_python dicom numpy cv2 pydicom || return 0
+  local repeat reps
+  repeat="$(quick 5 1)"
+  reps="$(quick 3 1)"
+  pair dicom/1-thread 3 "files x $repeat, decode + 8-bit + resize to 512x512 INTER_AREA, one thread each side" \
+    -- "$BIN/bench_dicom" --dir "$dir" --repeat "$repeat" --threads 1 --reps "$reps" \
+    -- "$PY" "$PEERS/dicom_peer.py" --dir "$dir" --repeat "$repeat" --processes 1 --reps "$reps"
+  pair "dicom/$NPROC-cores" 3 "pneumo parallel_for($NPROC threads) vs multiprocessing.Pool($NPROC), pool started before the clock" \
+    -- "$BIN/bench_dicom" --dir "$dir" --repeat "$repeat" --threads "$NPROC" --reps "$reps" \
+    -- "$PY" "$PEERS/dicom_peer.py" --dir "$dir" --repeat "$repeat" --processes "$NPROC" --reps "$reps"
+}
+
+case_csv_index() {
+  local csv="$DATA/siim/train-rle.csv"
+  need_data csv-index "$csv" && need_python csv-index pandas || return 0
+  local reps
+  reps="$(quick 5 2)"
+  pair csv-index "" "read + group by ImageId + count duplicates/positives; neither side decodes RLE" \
+    -- "$BIN/bench_csv_index" --csv "$csv" --reps "$reps" \
+    -- "$PY" "$PEERS/csv_index_peer.py" --csv "$csv" --reps "$reps"
+  pair csv-index/validate "" "pneumo also decodes and checks every RLE; pandas does the same as above" \
+    -- "$BIN/bench_csv_index" --csv "$csv" --validate --reps "$reps" \
+    -- "$PY" "$PEERS/csv_index_peer.py" --csv "$csv" --reps "$reps"
+}
+
+# --- main -------------------------------------------------------------------------------------
+[ -x "$PY" ] || { echo "run.sh: $PY not found (set PNEUMO_PYTHON)" >&2; exit 2; }
+[ -d "$BIN" ] || echo "run.sh: $BIN does not exist; build with: cmake --build $BUILD_DIR --target bench_all" >&2
+matched=0
+for group in "${CASES[@]}"; do
+  if [ -z "$ONLY" ] || [ "$ONLY" = "$group" ] || [ "${ONLY%%/*}" = "$group" ]; then
+    matched=1
+    "case_${group//-/_}"
+  fi
+done
+[ "$matched" = 1 ] || { echo "run.sh: no case named '$ONLY' (cases: ${CASES[*]})" >&2; exit 2; }
+
+echo >&2
+echo "pneumo benchmarks ($([ "$QUICK" = 1 ] && echo quick || echo full), $NPROC cores, build $BUILD_DIR)"
+quick_flag=()
+[ "$QUICK" = 1 ] && quick_flag=(--quick)
+"$PY" "$PEERS/report.py" "$RECORDS" --out "$RESULTS" --root "$ROOT" "${quick_flag[@]}"
