@@ -1,0 +1,67 @@
+// Turning probability maps into final masks.
+//
+//   pneumo::PostprocessParams pp;                  // plain: pixels > 0.5
+//   pp.triplet = true;                             // the winning SIIM solution's rule
+//   pp.top_threshold = 0.7f; pp.triplet_min_area = 600; pp.bottom_threshold = 0.3f;
+//   pneumo::Mask m = pneumo::apply_postprocess(prob_map, classifier_prob, pp);
+//   nlohmann::json j = pneumo::to_json(pp);        // store next to the model
+//   auto back = pneumo::postprocess_params_from_json(j, "postprocess.json");
+//
+// apply_postprocess, in order:
+//   1. classifier gate: when classifier_prob is given and classifier_prob < classifier_threshold,
+//      the mask is empty (two-stage pipelines; nullopt skips the gate);
+//   2. triplet = false: mask = pixels with p > pixel_threshold;
+//      triplet = true:  the image is empty unless at least triplet_min_area pixels have
+//                       p > top_threshold; otherwise mask = pixels with p > bottom_threshold;
+//   3. when min_component_area > 1, 8-connected components smaller than it are removed.
+// Pixel thresholds are strict (p > t); the classifier gate keeps prob >= threshold. NaN pixels
+// never pass a threshold. Areas are in pixels of the map, so they depend on its resolution.
+//
+// Thread-safety: pure functions; safe from any thread.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "pneumo/core/image.hpp"
+#include "pneumo/core/result.hpp"
+#include "pneumo/eval/prob_map.hpp"
+
+namespace pneumo {
+
+// Mask of pixels with p > t (0/1).
+Mask threshold(const ProbMap& map, float t);
+
+// Removes 8-connected components (diagonal neighbours join) with fewer than min_area pixels,
+// in place; returns how many components were removed. min_area <= 1 changes nothing.
+int remove_small_components(Mask& mask, int min_area);
+
+// Triplet rule alone: empty unless count(p > top) >= min_area, then p > bottom.
+Mask triplet_mask(const ProbMap& map, float top_threshold, float bottom_threshold, int min_area);
+
+struct PostprocessParams {
+  float pixel_threshold = 0.5f;  // used when triplet == false
+  int min_component_area = 0;    // 0 or 1: keep every component
+  bool triplet = false;
+  float top_threshold = 0.7f;     // triplet: "is there pneumothorax at all" threshold
+  float bottom_threshold = 0.3f;  // triplet: mask threshold once the image is positive
+  int triplet_min_area = 600;     // triplet: pixels above top_threshold needed
+  float classifier_threshold = 0.5f;
+  bool operator==(const PostprocessParams&) const = default;
+};
+
+Mask apply_postprocess(const ProbMap& map, std::optional<float> classifier_prob, const PostprocessParams& params);
+
+// JSON object with the seven fields above, by the same names.
+nlohmann::json to_json(const PostprocessParams& params);
+
+// Missing fields keep their defaults. Fails (kBadInput) on a non-object, an unknown field (likely a
+// typo), a wrong type, a threshold outside [0, 1] or a negative area; the message starts with
+// `source` and names the field, e.g. "postprocess.json: field 'top_threshold': expected a number
+// in [0, 1], got \"high\"".
+Result<PostprocessParams> postprocess_params_from_json(const nlohmann::json& j,
+                                                       std::string_view source = "postprocess params");
+
+}  // namespace pneumo

@@ -1,0 +1,116 @@
+#include "pneumo/eval/postprocess.hpp"
+
+#include <climits>
+#include <cmath>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "components.hpp"
+
+namespace pneumo {
+namespace detail {
+
+int label_components_8(const std::uint8_t* pixels, int rows, int cols, std::vector<int>& labels,
+                       std::vector<int>& areas) {
+  labels.assign(static_cast<std::size_t>(rows) * cols, 0);
+  areas.assign(1, rows * cols);
+  if (rows <= 0 || cols <= 0) return 0;
+  const cv::Mat image(rows, cols, CV_8U, const_cast<std::uint8_t*>(pixels));  // read only
+  cv::Mat label_mat(rows, cols, CV_32S, labels.data());                       // writes into labels
+  cv::Mat stats, centroids;
+  const int count = cv::connectedComponentsWithStats(image, label_mat, stats, centroids, /*connectivity=*/8, CV_32S);
+  CV_Assert(label_mat.data == reinterpret_cast<uchar*>(labels.data()));  // OpenCV must not reallocate
+  areas.resize(static_cast<std::size_t>(count));
+  for (int k = 0; k < count; ++k) areas[static_cast<std::size_t>(k)] = stats.at<int>(k, cv::CC_STAT_AREA);
+  return count - 1;
+}
+
+}  // namespace detail
+
+Mask threshold(const ProbMap& map, float t) {
+  Mask mask(map.rows, map.cols);
+  for (std::size_t i = 0; i < map.p.size(); ++i) mask.px[i] = map.p[i] > t ? 1 : 0;  // NaN > t is false
+  return mask;
+}
+
+int remove_small_components(Mask& mask, int min_area) {
+  if (min_area <= 1) return 0;
+  std::vector<int> labels, areas;
+  const int n = detail::label_components_8(mask.px.data(), mask.rows, mask.cols, labels, areas);
+  int removed = 0;
+  for (int k = 1; k <= n; ++k) removed += areas[static_cast<std::size_t>(k)] < min_area;
+  if (removed == 0) return 0;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] != 0 && areas[static_cast<std::size_t>(labels[i])] < min_area) mask.px[i] = 0;
+  return removed;
+}
+
+Mask triplet_mask(const ProbMap& map, float top_threshold, float bottom_threshold, int min_area) {
+  long long above_top = 0;
+  for (float v : map.p) above_top += v > top_threshold;
+  if (above_top < min_area) return Mask(map.rows, map.cols);
+  return threshold(map, bottom_threshold);
+}
+
+Mask apply_postprocess(const ProbMap& map, std::optional<float> classifier_prob, const PostprocessParams& params) {
+  if (classifier_prob && *classifier_prob < params.classifier_threshold) return Mask(map.rows, map.cols);
+  Mask mask = params.triplet
+                  ? triplet_mask(map, params.top_threshold, params.bottom_threshold, params.triplet_min_area)
+                  : threshold(map, params.pixel_threshold);
+  remove_small_components(mask, params.min_component_area);
+  return mask;
+}
+
+nlohmann::json to_json(const PostprocessParams& p) {
+  return nlohmann::json{{"pixel_threshold", p.pixel_threshold},
+                        {"min_component_area", p.min_component_area},
+                        {"triplet", p.triplet},
+                        {"top_threshold", p.top_threshold},
+                        {"bottom_threshold", p.bottom_threshold},
+                        {"triplet_min_area", p.triplet_min_area},
+                        {"classifier_threshold", p.classifier_threshold}};
+}
+
+Result<PostprocessParams> postprocess_params_from_json(const nlohmann::json& j, std::string_view source) {
+  const std::string where(source);
+  auto bad = [&](const std::string& field, const std::string& expected, const nlohmann::json& got) {
+    return fail(ErrorCode::kBadInput, where + ": field '" + field + "': expected " + expected + ", got " + got.dump());
+  };
+  if (!j.is_object()) return fail(ErrorCode::kBadInput, where + ": expected a JSON object, got " + j.dump());
+
+  PostprocessParams p;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& v = it.value();
+    float* unit_field = key == "pixel_threshold"        ? &p.pixel_threshold
+                        : key == "top_threshold"        ? &p.top_threshold
+                        : key == "bottom_threshold"     ? &p.bottom_threshold
+                        : key == "classifier_threshold" ? &p.classifier_threshold
+                                                        : nullptr;
+    int* area_field = key == "min_component_area" ? &p.min_component_area
+                      : key == "triplet_min_area" ? &p.triplet_min_area
+                                                  : nullptr;
+    if (unit_field) {
+      if (!v.is_number() || !(v.get<double>() >= 0.0 && v.get<double>() <= 1.0))
+        return bad(key, "a number in [0, 1]", v);
+      *unit_field = v.get<float>();
+    } else if (area_field) {
+      if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > INT_MAX)
+        return bad(key, "a non-negative integer pixel count", v);
+      *area_field = v.get<int>();
+    } else if (key == "triplet") {
+      if (!v.is_boolean()) return bad(key, "true or false", v);
+      p.triplet = v.get<bool>();
+    } else {
+      return fail(ErrorCode::kBadInput,
+                  where + ": unknown field '" + key +
+                      "'; expected pixel_threshold, min_component_area, triplet, top_threshold, bottom_threshold, "
+                      "triplet_min_area or classifier_threshold");
+    }
+  }
+  return p;
+}
+
+}  // namespace pneumo
