@@ -1,0 +1,73 @@
+#include "jpeg_baseline.hpp"
+
+#include <csetjmp>
+#include <cstdio>  // jpeglib.h needs FILE
+
+#include <jpeglib.h>
+
+namespace pneumo::detail {
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr base;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+// libjpeg's default error_exit calls exit(); jump back to decode_jpeg_gray8 instead.
+void on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Prints nothing; counts warnings (level -1) as libjpeg's default handler does, so that a stream
+// that ends early (which libjpeg pads with grey) is reported as corrupt.
+void on_message(j_common_ptr cinfo, int level) {
+  if (level < 0) cinfo->err->num_warnings++;
+}
+
+}  // namespace
+
+JpegOutcome decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
+                              std::uint8_t* out) {
+  // No object with a destructor may live in this frame across setjmp/longjmp.
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  cinfo.err = jpeg_std_error(&err.base);
+  err.base.error_exit = on_error;
+  err.base.emit_message = on_message;
+  err.message[0] = '\0';
+  const char* problem = nullptr;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return {JpegOutcome::kCorrupt, std::string("corrupt JPEG data: ") + err.message};
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.num_components != 1 || cinfo.data_precision != 8) {
+    problem = "not an 8-bit single-component JPEG";
+  } else if (static_cast<int>(cinfo.image_height) != rows || static_cast<int>(cinfo.image_width) != cols) {
+    problem = "JPEG size differs from Rows/Columns";
+  }
+  if (problem != nullptr) {
+    jpeg_destroy_decompress(&cinfo);
+    return {JpegOutcome::kNotHandled, problem};
+  }
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  cinfo.dct_method = JDCT_ISLOW;  // the IJG default DCMTK uses: identical output
+  jpeg_start_decompress(&cinfo);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out + static_cast<std::size_t>(cinfo.output_scanline) * cols;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  const long warnings = err.base.num_warnings;
+  if (warnings > 0) (*err.base.format_message)(reinterpret_cast<j_common_ptr>(&cinfo), err.message);
+  jpeg_destroy_decompress(&cinfo);
+  if (warnings > 0) return {JpegOutcome::kCorrupt, std::string("corrupt JPEG data: ") + err.message};
+  return {};
+}
+
+}  // namespace pneumo::detail
