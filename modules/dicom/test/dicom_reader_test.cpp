@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pneumo/core/files.hpp"
@@ -362,6 +363,35 @@ TEST(DicomReaderSynthetic, JpegBaselineMatchesDcmtkDecoderAlsoWhenFragmented) {
   std::vector<Uint8> cut(whole.begin(), whole.begin() + whole.size() / 2);
   const fs::path corrupt = write_jpeg_fragments(s, {cut}, "jpeg_corrupt.dcm");
   expect_error(corrupt, ErrorCode::kBadInput, "corrupt JPEG");
+}
+
+TEST(DicomReaderSynthetic, ConcurrentReadsMatchSerialReads) {
+  // read_* may run on many threads at once (the index and the data loader do this).
+  std::vector<fs::path> files;
+  std::vector<Image8> serial;
+  for (int i = 0; i < 8; ++i) {
+    Synthetic s;
+    s.stored = pattern(s.rows, s.cols, 255, /*seed=*/100 + i);
+    const auto& [xfer, tag] = kLosslessSyntaxes[i % kLosslessSyntaxes.size()];
+    files.push_back(write_synthetic(s, xfer, "concurrent_" + std::to_string(i) + "_" + tag + ".dcm"));
+    auto d = pneumo::read_dicom(files.back());
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    serial.push_back(d->image);
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (size_t i = 0; i < files.size(); ++i) {
+          auto d = pneumo::read_dicom(files[(i + t) % files.size()]);
+          if (!d || !(d->image == serial[(i + t) % files.size()])) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
 // ---- metadata -------------------------------------------------------------------------------
