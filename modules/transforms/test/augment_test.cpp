@@ -234,7 +234,9 @@ TEST(Augment, PhotometricOpsLeaveMaskUntouchedAndChangeImage) {
       EXPECT_EQ(t.mask, s.mask) << name;
       EXPECT_EQ(t.image.rows, s.image.rows);
       EXPECT_EQ(t.image.cols, s.image.cols);
-      if (seed == 0) EXPECT_NE(t.image, s.image) << name << " did nothing";
+      if (seed == 0) {
+        EXPECT_NE(t.image, s.image) << name << " did nothing";
+      }
     }
   }
 }
@@ -287,7 +289,9 @@ TEST(Augment, SameSeedSameOutputDifferentSeedDifferentOutput) {
     augment(c.image, c.mask, config, rc);
     EXPECT_EQ(a.image, b.image) << name;
     EXPECT_EQ(a.mask, b.mask) << name;
-    if (name != "hflip") EXPECT_NE(a.image, c.image) << name << ": seed had no effect";
+    if (name != "hflip") {
+      EXPECT_NE(a.image, c.image) << name << ": seed had no effect";
+    }
   }
 }
 
