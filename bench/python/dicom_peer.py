@@ -7,9 +7,9 @@ Per file, exactly:
   3. cv2.imdecode(..., IMREAD_UNCHANGED)         (libjpeg-turbo inside OpenCV)
      Debian's pydicom 2.3 has no JPEG handler here (no pylibjpeg, GDCM or Pillow installed),
      so ds.pixel_array cannot decode these files; this is the usual workaround.
-  4. 8-bit mapping as pneumo::read_dicom does it: no VOI window in these files, so a min-max
-     stretch to 0..255 through a 256-entry lookup table (cv2.LUT); MONOCHROME1 inverted.
-     A file with a VOI window is rejected (the peer does not implement windows).
+  4. 8-bit mapping as pneumo::read_dicom does it for these files (8 bits stored, unsigned, no
+     rescale, VOI window or LUT): values kept as stored, MONOCHROME1 inverted (255 - v). Any
+     other file is rejected: the peer does not implement windowing.
   5. cv2.resize to --size x --size, INTER_AREA (what pneumo::resize_image uses to shrink).
 OpenCV runs single-threaded (cv2.setNumThreads(1)); parallelism comes only from
 --processes N (a multiprocessing.Pool, created before the clock starts). Each work item is
@@ -40,17 +40,13 @@ def init_worker(size):
 
 
 def to_8bit(ds, pixels):
-    if "WindowCenter" in ds:
-        raise ValueError("VOI window present; this peer implements only min-max")
-    lo, hi = int(pixels.min()), int(pixels.max())
-    levels = np.arange(256, dtype=np.float64)
-    if hi > lo:
-        lut = np.clip(np.floor((levels - lo) * 255.0 / (hi - lo) + 0.5), 0, 255)
-    else:
-        lut = np.zeros(256)
+    if (ds.BitsStored != 8 or ds.get("PixelRepresentation", 0) != 0 or "WindowCenter" in ds
+            or "VOILUTSequence" in ds or "ModalityLUTSequence" in ds
+            or float(ds.get("RescaleSlope", 1)) != 1 or float(ds.get("RescaleIntercept", 0)) != 0):
+        raise ValueError("not 8-bit-as-stored; this peer implements no windowing")
     if ds.PhotometricInterpretation == "MONOCHROME1":
-        lut = 255 - lut
-    return cv2.LUT(pixels, lut.astype(np.uint8))
+        return cv2.bitwise_not(pixels)
+    return pixels
 
 
 def load_resized(path):
@@ -109,9 +105,10 @@ def main():
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "peak_rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
         "workers": max(1, args.processes),
-        "check": {"files": len(files), "items": len(items), "mean_pixel": sum(sums) / pixels},
+        "check": {"files": len(files), "items": len(items), "pixel_sum": sum(sums),
+                  "mean_pixel": sum(sums) / pixels},
         "ok": True,
-        "peer": "pydicom.dcmread + encaps frame + cv2.imdecode + min-max LUT + cv2.resize"
+        "peer": "pydicom.dcmread + encaps frame + cv2.imdecode + cv2.resize(INTER_AREA)"
                 + (f", Pool({args.processes})" if pool else ""),
     }
     print(json.dumps(out))

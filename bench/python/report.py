@@ -85,12 +85,16 @@ def summarise(entry):
         elif not side.get("ok", True):
             problems.append(f"{side_name} check failed: {side.get('check')}")
     entry["speedup"] = None
+    entry["speedup_min"] = None
     entry["goal_met"] = None
     if not problems:
         if p.get("items") != q.get("items"):
             problems.append(f"item counts differ: pneumo {p.get('items')}, python {q.get('items')}")
         problems += compare_checks(p.get("check", {}), q.get("check", {}))
         entry["speedup"] = q["seconds"] / p["seconds"] if p["seconds"] > 0 else None
+        # Ratio of the fastest repetitions: steadier than the median on a busy machine.
+        entry["speedup_min"] = (q["seconds_min"] / p["seconds_min"]
+                                if p.get("seconds_min") and q.get("seconds_min") else None)
         if entry["goal"] is not None and entry["speedup"] is not None:
             entry["goal_met"] = entry["speedup"] >= entry["goal"]
     entry["problems"] = problems
@@ -142,6 +146,27 @@ def print_table(entries, skips, out):
             print(f"  {e['case']}: PROBLEM {problem}", file=out)
     for s in skips:
         print(f"  skip {s['case']}: {s['reason']}", file=out)
+
+
+def markdown(entries, skips, result):
+    """The table as Markdown, for pasting into docs/benchmarks.md."""
+    lines = [f"Run {result['date']}, commit {result['commit']}, {result['machine']['cpus']} cpus "
+             f"({result['machine']['cpu']}), load average {result['machine']['load_avg_1m']}"
+             + (", --quick" if result["quick"] else "") + ".", "",
+             "| case | items | pneumo | python | speed-up | goal | peak RSS pneumo / python |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for e in entries:
+        p, q = e.get("pneumo") or {}, e.get("python") or {}
+        if e["problems"]:
+            lines.append(f"| {e['case']} | | | | | | FAIL: {'; '.join(e['problems'])} |")
+            continue
+        goal = "—" if e["goal"] is None else f"≥ {e['goal']:g}× ({'met' if e['goal_met'] else 'missed'})"
+        rss = f"{p['peak_rss_kb'] / 1024:.0f} / {q['peak_rss_kb'] / 1024:.0f} MiB"
+        lines.append(f"| {e['case']} | {p['items']} | {seconds_text(p['seconds'])} ({per_item_text(p)}) | "
+                     f"{seconds_text(q['seconds'])} ({per_item_text(q)}) | **{e['speedup']:.1f}×** | {goal} | {rss} |")
+    for s in skips:
+        lines.append(f"\nskipped {s['case']}: {s['reason']}")
+    return "\n".join(lines) + "\n"
 
 
 def git_commit(root):
@@ -198,9 +223,11 @@ def main():
         "skipped": skips,
     }
     write_atomic(args.out, json.dumps(result, indent=2) + "\n")
+    markdown_path = os.path.splitext(args.out)[0] + ".md"
+    write_atomic(markdown_path, markdown(entries, skips, result))
     print(f"\nload average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus"
           " -- other work on the machine slows both sides")
-    print(f"results: {args.out}")
+    print(f"results: {args.out} (table as Markdown: {markdown_path})")
     return 1 if any(e["problems"] for e in entries) else 0
 
 

@@ -8,8 +8,8 @@
 // inside). OpenCV's own thread pool is switched off, so --threads alone sets the parallelism
 // (pneumo::parallel_for), as bench/python/dicom_peer.py does with cv2.setNumThreads(1) +
 // multiprocessing.Pool.
-// One untimed warm-up pass reads every file once. The mean pixel of all resized images is
-// printed as a check that both sides produced the same images.
+// One untimed warm-up pass reads every file once. The sum of all resized pixels is printed as
+// a check that both sides produced the same images.
 #include <CLI/CLI.hpp>
 #include <opencv2/core.hpp>  // cv::setNumThreads only
 #include <string>
@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   out["workers"] = threads;
   out["check"] = {{"files", files->size()},
                   {"items", n},
+                  {"pixel_sum", total},
                   {"mean_pixel", static_cast<double>(total) / (static_cast<double>(n) * size * size)}};
   out["ok"] = true;
   return pneumo::bench::emit(out);
