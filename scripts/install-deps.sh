@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev libgloo-dev
-  libdcmtk-dev dcmtk dicom3tools
+  libdcmtk-dev dcmtk dicom3tools libjpeg-dev
   libopencv-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -30,5 +30,6 @@ void add_dicom_command(CLI::App& app, Action& action);
 void add_synth_command(CLI::App& app, Action& action);
 void add_index_command(CLI::App& app, Action& action);
 void add_stats_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
 
 }  // namespace pneumo::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
                " - pneumothorax detection and segmentation on chest X-rays (SIIM-ACR format)"};
   app.set_version_flag("--version", "pneumo " PNEUMO_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();  // global flags such as --threads may follow the subcommand
   app.footer(exit_code_help());
   app.add_option("--threads", const_cast<cli::GlobalOptions&>(cli::global_options()).threads,
                  "Worker threads (default: all cores)")
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   cli::Action action;
   cli::add_synth_command(app, action);
   cli::add_stats_command(app, action);
+  cli::add_train_command(app, action);
   cli::add_index_command(app, action);
   cli::add_dicom_command(app, action);
   cli::add_rle_command(app, action);

@@ -3,7 +3,7 @@
 //   auto st = pneumo::write_file_atomic("out/stats.json", text);
 //   auto bytes = pneumo::read_file("in.csv");
 //
-// write_file_atomic writes to "<path>.tmp-<pid>-<n>" in the same directory, fsyncs and renames,
+// write_file_atomic writes to "<path>.tmp-<pid>-<n>" in the same directory and renames it,
 // so a reader sees either the old file or the whole new one. Thread-safe.
 #pragma once
 

@@ -7,6 +7,7 @@
 // Thread-safety: plain value types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -18,11 +19,11 @@ struct Image8 {
   std::vector<std::uint8_t> px;  // row-major, rows*cols bytes
 
   Image8() = default;
-  Image8(int r, int c, std::uint8_t fill = 0) : rows(r), cols(c), px(static_cast<size_t>(r) * c, fill) {}
+  Image8(int r, int c, std::uint8_t fill = 0) : rows(r), cols(c), px(static_cast<std::size_t>(r) * c, fill) {}
 
   bool empty() const { return px.empty(); }
-  std::uint8_t& at(int r, int c) { return px[static_cast<size_t>(r) * cols + c]; }
-  std::uint8_t at(int r, int c) const { return px[static_cast<size_t>(r) * cols + c]; }
+  std::uint8_t& at(int r, int c) { return px[static_cast<std::size_t>(r) * cols + c]; }
+  std::uint8_t at(int r, int c) const { return px[static_cast<std::size_t>(r) * cols + c]; }
   bool operator==(const Image8&) const = default;
 };
 

@@ -1,0 +1,62 @@
+// `pneumo train`: index -> folds -> preprocess cache -> epochs of training and validation,
+// with metrics.csv, curves.png, checkpoints (last and best), a self-contained model file and
+// exact resume. No torch types here, so the CLI stays a light translation unit.
+//
+//   pneumo::TrainConfig cfg = pneumo::default_train_config();
+//   cfg.csv = "data/train-rle.csv"; cfg.dicom_dir = "data/dicom"; cfg.out_dir = "runs/a";
+//   auto summary = pneumo::run_training(cfg, {});
+//   auto again   = pneumo::resume_training("runs/a", {});   // continues from checkpoints/last.pt
+//
+// RUN_DIR layout: config.json, folds.csv, metrics.csv, curves.png, train.log,
+// checkpoints/{last,best}.pt (model + optimiser + schedule + sampler + early-stopping state),
+// model.pneumo (the best epoch's weights with config, thresholds and metrics: all `predict` needs).
+// Several processes (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT) train one model
+// data-parallel; only rank 0 writes. Not thread-safe: one training per process.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pneumo/core/result.hpp"
+#include "pneumo/train/train_config.hpp"
+
+namespace pneumo {
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based
+  double lr = 0;
+  double train_loss = 0;
+  double val_loss = 0;
+  double val_dice = 0;           // Kaggle mean Dice at pixel threshold 0.5
+  double val_iou = 0;
+  double val_dice_positive = 0;  // over images with a non-empty truth mask
+  double val_auc = 0;            // image level (0.5 when only one class is present)
+  double val_accuracy = 0;
+  double val_recall = 0;
+  double val_specificity = 0;
+  double seconds = 0;
+};
+
+struct TrainSummary {
+  std::vector<EpochMetrics> history;
+  int best_epoch = 0;
+  double best_metric = 0;     // val Dice, or val AUC for classifiers
+  std::string best_metric_name;
+  bool stopped_early = false;
+  std::filesystem::path model_file;
+  int train_images = 0;
+  int val_images = 0;
+};
+
+struct TrainRunOptions {
+  bool quiet = false;  // no progress bars
+};
+
+Result<TrainSummary> run_training(const TrainConfig& config, const TrainRunOptions& options);
+Result<TrainSummary> resume_training(const std::filesystem::path& run_dir, const TrainRunOptions& options);
+
+// metrics.csv as written in RUN_DIR (header + one row per epoch).
+std::string format_metrics_csv(const std::vector<EpochMetrics>& history);
+
+}  // namespace pneumo

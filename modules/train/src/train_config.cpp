@@ -1,0 +1,212 @@
+#include "pneumo/train/train_config.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "pneumo/core/strings.hpp"
+
+namespace pneumo {
+
+std::string LossSpec::to_string() const {
+  std::string out;
+  auto add = [&](const char* name, double w) {
+    if (w == 0) return;
+    if (!out.empty()) out += ",";
+    out += fmt::format("{}:{:g}", name, w);
+  };
+  add("bce", bce);
+  add("dice", dice);
+  add("focal", focal);
+  add("lovasz", lovasz);
+  return out;
+}
+
+Result<LossSpec> parse_loss_spec(std::string_view text) {
+  LossSpec spec;
+  const char sep = text.find('+') != std::string_view::npos ? '+' : ',';
+  for (std::string_view part : split(text, sep)) {
+    part = trim(part);
+    if (part.empty()) continue;
+    double weight = 1.0;
+    std::string_view name = part;
+    if (auto colon = part.find(':'); colon != std::string_view::npos) {
+      name = trim(part.substr(0, colon));
+      auto w = parse_double(part.substr(colon + 1));
+      if (!w || *w < 0) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("loss '{}': weight of '{}' must be a non-negative number", text, name));
+      }
+      weight = *w;
+    }
+    const std::string lower = to_lower(name);
+    if (lower == "bce") spec.bce += weight;
+    else if (lower == "dice") spec.dice += weight;
+    else if (lower == "focal") spec.focal += weight;
+    else if (lower == "lovasz") spec.lovasz += weight;
+    else
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("loss '{}': unknown term '{}' (expected bce, dice, focal, lovasz)", text, name));
+  }
+  if (spec.bce + spec.dice + spec.focal + spec.lovasz <= 0) {
+    return fail(ErrorCode::kInvalidArgument, fmt::format("loss '{}': no term with a positive weight", text));
+  }
+  return spec;
+}
+
+TrainConfig default_train_config() {
+  TrainConfig c;
+  c.model.arch = "unet";
+  c.model.encoder = "mobilenet_v2";
+  c.model.in_channels = 1;
+  c.model.input_size = 256;
+  c.model.normalisation = default_normalisation(1);
+  c.schedule.kind = "plateau";
+  c.schedule.base_lr = 1e-3;
+  c.schedule.warmup_epochs = 1.0;
+  c.schedule.plateau_patience = 2;
+  c.sampler.kind = SamplerKind::kPositiveShare;
+  c.sampler.share_schedule = {{0, 0.8}, {4, 0.6}, {8, 0.5}};
+  c.sampler.interpolation = ScheduleInterpolation::kStep;
+  return c;
+}
+
+Status validate(const TrainConfig& c) {
+  auto bad = [](std::string msg) { return fail(ErrorCode::kInvalidArgument, std::move(msg)); };
+  if (auto st = validate_model_config(c.model); !st) return st;
+  if (auto st = validate(c.schedule); !st) return st;
+  if (auto st = validate(c.augment); !st) return st;
+  if (c.folds < 2) return bad(fmt::format("folds: {} — need at least 2 to hold one out for validation", c.folds));
+  if (c.fold < 0 || c.fold >= c.folds) return bad(fmt::format("fold: {} is not in [0, {})", c.fold, c.folds));
+  if (c.epochs < 1) return bad("epochs must be >= 1");
+  if (c.batch < 1) return bad("batch must be >= 1");
+  if (c.accumulate < 1) return bad("accumulate must be >= 1");
+  if (c.workers < 1) return bad("workers must be >= 1");
+  if (c.optimizer != "adam" && c.optimizer != "adamw" && c.optimizer != "sgd")
+    return bad("optimizer '" + c.optimizer + "': expected adam, adamw or sgd");
+  if (c.device != "cpu" && c.device != "cuda" && c.device != "auto")
+    return bad("device '" + c.device + "': expected cpu, cuda or auto");
+  if (c.loss.bce + c.loss.dice + c.loss.focal + c.loss.lovasz <= 0) return bad("loss: no term with a positive weight");
+  if (c.image_loss_weight < 0) return bad("image_loss_weight must be >= 0");
+  if (c.threads < 0) return bad("threads must be >= 0");
+  return ok_status();
+}
+
+nlohmann::json to_json(const TrainConfig& c) {
+  return {
+      {"model", to_json(c.model)},
+      {"csv", c.csv.string()},
+      {"dicom_dir", c.dicom_dir.string()},
+      {"folds_csv", c.folds_csv.string()},
+      {"cache_dir", c.cache_dir.string()},
+      {"folds", c.folds},
+      {"fold", c.fold},
+      {"fold_seed", c.fold_seed},
+      {"epochs", c.epochs},
+      {"batch", c.batch},
+      {"accumulate", c.accumulate},
+      {"optimizer", c.optimizer},
+      {"weight_decay", c.weight_decay},
+      {"momentum", c.momentum},
+      {"encoder_lr_scale", c.encoder_lr_scale},
+      {"schedule", to_json(c.schedule)},
+      {"loss", c.loss.to_string()},
+      {"focal_gamma", c.loss.focal_gamma},
+      {"image_loss_weight", c.image_loss_weight},
+      {"freeze_encoder_epochs", c.freeze_encoder_epochs},
+      {"early_stop_patience", c.early_stop_patience},
+      {"amp", c.amp},
+      {"encoder_weights", c.encoder_weights.string()},
+      {"augment", augment_config_to_json(c.augment)},
+      {"sampler", sampler_config_to_json(c.sampler)},
+      {"hard_examples_csv", c.hard_examples_csv.string()},
+      {"workers", c.workers},
+      {"max_batches_per_epoch", c.max_batches_per_epoch},
+      {"device", c.device},
+      {"threads", c.threads},
+      {"seed", c.seed},
+      {"out_dir", c.out_dir.string()},
+  };
+}
+
+Result<TrainConfig> train_config_from_json(const nlohmann::json& j, std::string_view source, const TrainConfig& base) {
+  if (!j.is_object()) return fail(ErrorCode::kBadInput, fmt::format("{}: expected a JSON object", source));
+  static const std::set<std::string> kKeys = {
+      "model", "csv", "dicom_dir", "folds_csv", "cache_dir", "folds", "fold", "fold_seed", "epochs", "batch",
+      "accumulate", "optimizer", "weight_decay", "momentum", "encoder_lr_scale", "schedule", "loss", "focal_gamma",
+      "image_loss_weight", "freeze_encoder_epochs", "early_stop_patience", "amp", "encoder_weights", "augment",
+      "sampler", "hard_examples_csv", "workers", "max_batches_per_epoch", "device", "threads", "seed", "out_dir"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!kKeys.count(it.key())) return fail(ErrorCode::kBadInput, fmt::format("{}: unknown key '{}'", source, it.key()));
+  }
+  TrainConfig c = base;
+  try {
+    if (j.contains("model")) {
+      auto merged = to_json(base.model);
+      merged.merge_patch(j["model"]);
+      auto model = model_config_from_json(merged, fmt::format("{}: model", source));
+      if (!model) return model.error();
+      c.model = model.value();
+    }
+    auto path = [&](const char* key, std::filesystem::path& out) {
+      if (j.contains(key)) out = j[key].get<std::string>();
+    };
+    path("csv", c.csv);
+    path("dicom_dir", c.dicom_dir);
+    path("folds_csv", c.folds_csv);
+    path("cache_dir", c.cache_dir);
+    path("encoder_weights", c.encoder_weights);
+    path("hard_examples_csv", c.hard_examples_csv);
+    path("out_dir", c.out_dir);
+    c.folds = j.value("folds", c.folds);
+    c.fold = j.value("fold", c.fold);
+    c.fold_seed = j.value("fold_seed", c.fold_seed);
+    c.epochs = j.value("epochs", c.epochs);
+    c.batch = j.value("batch", c.batch);
+    c.accumulate = j.value("accumulate", c.accumulate);
+    c.optimizer = j.value("optimizer", c.optimizer);
+    c.weight_decay = j.value("weight_decay", c.weight_decay);
+    c.momentum = j.value("momentum", c.momentum);
+    c.encoder_lr_scale = j.value("encoder_lr_scale", c.encoder_lr_scale);
+    c.image_loss_weight = j.value("image_loss_weight", c.image_loss_weight);
+    c.freeze_encoder_epochs = j.value("freeze_encoder_epochs", c.freeze_encoder_epochs);
+    c.early_stop_patience = j.value("early_stop_patience", c.early_stop_patience);
+    c.amp = j.value("amp", c.amp);
+    c.workers = j.value("workers", c.workers);
+    c.max_batches_per_epoch = j.value("max_batches_per_epoch", c.max_batches_per_epoch);
+    c.device = j.value("device", c.device);
+    c.threads = j.value("threads", c.threads);
+    c.seed = j.value("seed", c.seed);
+    if (j.contains("schedule")) {
+      auto merged = to_json(base.schedule);
+      merged.merge_patch(j["schedule"]);
+      auto schedule = lr_schedule_from_json(merged);
+      if (!schedule) return fail(ErrorCode::kBadInput, fmt::format("{}: schedule: {}", source, schedule.error().message));
+      c.schedule = schedule.value();
+    }
+    if (j.contains("loss")) {
+      auto loss = parse_loss_spec(j["loss"].get<std::string>());
+      if (!loss) return fail(ErrorCode::kBadInput, fmt::format("{}: {}", source, loss.error().message));
+      c.loss = loss.value();
+    }
+    c.loss.focal_gamma = j.value("focal_gamma", c.loss.focal_gamma);
+    if (j.contains("augment")) {
+      const auto& a = j["augment"];
+      auto augment = a.is_string() ? augment_preset(a.get<std::string>())
+                                   : augment_config_from_json(a, fmt::format("{}: augment", source));
+      if (!augment) return fail(ErrorCode::kBadInput, augment.error().message);
+      c.augment = augment.value();
+    }
+    if (j.contains("sampler")) {
+      auto sampler = sampler_config_from_json(j["sampler"], fmt::format("{}: sampler", source));
+      if (!sampler) return sampler.error();
+      c.sampler = sampler.value();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kBadInput, fmt::format("{}: {}", source, e.what()));
+  }
+  if (auto st = validate(c); !st) return fail(st.error().code, fmt::format("{}: {}", source, st.error().message));
+  return c;
+}
+
+}  // namespace pneumo
