@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1 ;;
     --only) [ $# -ge 2 ] || { echo "run.sh: --only needs a case name" >&2; exit 2; }; ONLY="$2"; shift ;;
     --only=*) ONLY="${1#--only=}" ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +58,7 @@ run_side() {
   if [ "${last:0:1}" = "{" ]; then
     record "$name" "$side" "$goal" "$last"  # a failed check still reports its figures
   else
+    # shellcheck disable=SC1003  # the quote in the tr set is literal
     why="$(tail -n 1 "$STDERR_LOG" | tr '\t"\\' " '/")"
     record "$name" "$side" "$goal" "{\"error\": \"exit $rc: ${why:-no output}\"}"
   fi
