@@ -31,5 +31,8 @@ void add_synth_command(CLI::App& app, Action& action);
 void add_index_command(CLI::App& app, Action& action);
 void add_stats_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
+void add_tune_command(CLI::App& app, Action& action);
+void add_predict_command(CLI::App& app, Action& action);
 
 }  // namespace pneumo::cli

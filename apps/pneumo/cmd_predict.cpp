@@ -1,0 +1,10 @@
+#include "command.hpp"
+
+namespace pneumo::cli {
+
+void add_predict_command(CLI::App& app, Action& action) {
+  (void)app;
+  (void)action;
+}
+
+}  // namespace pneumo::cli

@@ -1,0 +1,94 @@
+// Running trained model files on images: ensembles, two-stage gate, hflip TTA, post-processing.
+// No torch types here, so command-line code including this stays a light translation unit.
+//
+//   pneumo::PredictorOptions opt;
+//   opt.model_files = {"runs/a/model.pneumo"};      // several = ensemble (e.g. k folds)
+//   opt.hflip_tta = true;
+//   auto predictor = pneumo::Predictor::load(opt);   // Result<Predictor>
+//   auto preds = predictor->predict({img1, img2});   // Result<std::vector<ImagePrediction>>
+//   Mask m = preds->at(0).mask;                      // at the source image's size, post-processed
+//
+// Model roles: a file whose arch is "classifier" is a gate (two-stage recipe: the segmenters run
+// only where the averaged classifier probability >= postprocess.classifier_threshold); every other
+// file is a segmenter ("unet", "unetpp", "joint") and their probability maps are averaged. At
+// least one segmenter is required. Post-processing parameters come from the first segmenter's
+// model file ("thresholds" block, see pneumo/model/config.hpp), unless overridden.
+// Pixel areas in the parameters (min_component_area, triplet_min_area) are in pixels of the
+// model's input size: post-processing runs at that size, and the mask is then resized to the
+// source size.
+//
+// Thread-safety: a Predictor may be used from one thread at a time; it parallelises internally
+// (torch intra-op threads + resizing on `threads` threads).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pneumo/core/image.hpp"
+#include "pneumo/core/result.hpp"
+#include "pneumo/eval/postprocess.hpp"
+#include "pneumo/eval/prob_map.hpp"
+
+namespace pneumo {
+
+struct PredictorOptions {
+  std::vector<std::filesystem::path> model_files;
+  std::string device = "cpu";  // cpu | cuda | auto
+  int threads = 0;             // 0 = all cores
+  int batch = 4;
+  bool hflip_tta = false;      // average with the prediction on the mirrored image
+  std::optional<PostprocessParams> postprocess_override;
+};
+
+struct ImagePrediction {
+  ProbMap probability_map;     // segmenters' averaged sigmoid, at model input size
+  float image_probability = 0; // P(pneumothorax) for the image: the classifier's when a gate is
+                               // present, else the segmenters' image head (max pixel for U-Nets)
+  std::optional<float> classifier_probability;  // the gate's, when present
+  Mask mask;                   // post-processed, resized to the source image size (0/1)
+  bool positive = false;       // mask non-empty
+};
+
+struct ModelFileInfo {
+  std::filesystem::path path;
+  std::string sha256;          // of the file bytes
+  std::string arch, encoder;
+  int input_size = 0;
+  nlohmann::json extra;        // metrics etc. stored at training time
+};
+
+class Predictor {
+ public:
+  static Result<Predictor> load(const PredictorOptions& options);
+  ~Predictor();
+  Predictor(Predictor&&) noexcept;
+  Predictor& operator=(Predictor&&) noexcept;
+
+  // requires: every image non-empty. Any size; resized to the model size internally.
+  Result<std::vector<ImagePrediction>> predict(const std::vector<Image8>& images);
+
+  const PostprocessParams& postprocess() const;
+  void set_postprocess(const PostprocessParams& params);
+  int input_size() const;
+  const std::vector<ModelFileInfo>& models() const;
+
+ private:
+  Predictor();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes `params` into the "thresholds" block of a model file (atomically), keeping weights,
+// config and extra; records `note` (e.g. the tuning summary) under extra["tuning"].
+Status store_postprocess_in_model_file(const std::filesystem::path& model_file, const PostprocessParams& params,
+                                       const nlohmann::json& note);
+
+// SHA-256 hex of a file's bytes.
+Result<std::string> sha256_file(const std::filesystem::path& path);
+
+}  // namespace pneumo
