@@ -22,6 +22,7 @@ struct TrainFlags {
       early_stop, max_batches;
   std::optional<std::string> arch, encoder, device, loss, optimizer, schedule, augment;
   std::optional<double> lr, weight_decay, pos_share_start, pos_share_end;
+  std::optional<int> min_area;
   std::optional<std::uint64_t> seed;
   bool amp = false;
 };
@@ -55,6 +56,11 @@ Result<TrainConfig> build_config(const TrainFlags& f) {
     c.model.normalisation = default_normalisation(*f.in_channels);
   }
   if (f.size) c.model.input_size = *f.size;
+  if (f.min_area) {
+    c.model.thresholds.min_component_area = *f.min_area;
+  } else if (f.config_file.empty()) {
+    c.model.thresholds.min_component_area = default_min_component_area(c.model.input_size);
+  }
   if (f.fold) c.fold = *f.fold;
   if (f.folds) c.folds = *f.folds;
   if (f.epochs) c.epochs = *f.epochs;
@@ -141,6 +147,9 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--encoder-weights", flags->encoder_weights, "Plain name->tensor dict (torchvision names)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--freeze-encoder-epochs", flags->freeze_encoder_epochs, "Keep the encoder frozen this many epochs");
+  cmd->add_option("--min-area", flags->min_area,
+                  "Drop predicted components smaller than this many pixels at the model size, in validation and "
+                  "predict (default: 2048 px at 1024 scaled to --size, as in the winning SIIM solution; tune refines it)");
   cmd->add_option("--early-stop", flags->early_stop, "Stop after N epochs without improvement (0 = off)");
   cmd->add_option("--hard-examples", flags->hard_examples, "CSV of ImageIds to oversample (from `pneumo eval`)");
   cmd->add_option("--workers", flags->workers, "Loader threads (default 2)");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <set>
 
 #include "pneumo/core/strings.hpp"
@@ -54,6 +55,11 @@ Result<LossSpec> parse_loss_spec(std::string_view text) {
   return spec;
 }
 
+int default_min_component_area(std::int64_t input_size) {
+  const double scale = static_cast<double>(input_size) / 1024.0;
+  return static_cast<int>(std::lround(2048.0 * scale * scale));
+}
+
 TrainConfig default_train_config() {
   TrainConfig c;
   c.model.arch = "unet";
@@ -61,6 +67,7 @@ TrainConfig default_train_config() {
   c.model.in_channels = 1;
   c.model.input_size = 256;
   c.model.normalisation = default_normalisation(1);
+  c.model.thresholds.min_component_area = default_min_component_area(c.model.input_size);
   c.schedule.kind = "plateau";
   c.schedule.base_lr = 1e-3;
   c.schedule.warmup_epochs = 1.0;

@@ -162,6 +162,10 @@ Validation validate_epoch(const TrainConfig& c, NetworkImpl& net, const Batch& v
   torch::NoGradGuard no_grad;
   net.eval();
   SegmentationEvaluator evaluator(/*classification_threshold=*/0.5f);
+  // Validation scores what `predict` would output: the model's own post-processing thresholds.
+  auto params = postprocess_params_from_json(to_json(c.model)["thresholds"], "model thresholds");
+  if (!params) throw std::logic_error(params.error().message);
+  const PostprocessParams postprocess = params.value();
   const int rows = val.height, cols = val.width;
   const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
   double loss_sum = 0;
@@ -185,7 +189,7 @@ Validation validate_epoch(const TrainConfig& c, NetworkImpl& net, const Batch& v
       if (probs_mask.defined()) {
         ProbMap map(rows, cols);
         std::copy_n(probs_mask.data_ptr<float>() + k * pixels, pixels, map.p.begin());
-        predicted = threshold(map, 0.5f);
+        predicted = apply_postprocess(map, std::nullopt, postprocess);
       }
       const bool truth_label = count_nonzero(truth) > c.model.joint.positive_area_threshold;
       auto st = evaluator.add(val.ids[i], truth, predicted, probs_image.data_ptr<float>()[k], truth_label);
@@ -359,7 +363,9 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
                  c.model.input_size, device.str(), threads, dist.world_size(), dist.world_size() > 1 ? "es" : "",
                  c.seed);
   }
-  if (auto st = ensure_directory(run_dir / "checkpoints"); !st) return st.error();
+  if (main) {
+    if (auto st = ensure_directory(run_dir / "checkpoints"); !st) return st.error();
+  }
   if (c.cache_dir.empty()) c.cache_dir = c.dicom_dir.parent_path() / ".pneumo-cache";
   if (main && !resume) {
     if (auto st = write_file_atomic(run_dir / "config.json", to_json(c).dump(2) + "\n"); !st) return st.error();

@@ -83,6 +83,10 @@ struct TrainConfig {
 // warm-up and plateau decay, light augmentation, positive share 0.8 -> 0.5.
 TrainConfig default_train_config();
 
+// Minimum predicted component area at `input_size`: 2048 px at 1024 (the SIIM winners' order of
+// magnitude), scaled by area.
+int default_min_component_area(std::int64_t input_size);
+
 Status validate(const TrainConfig& config);
 nlohmann::json to_json(const TrainConfig& config);
 // Missing keys keep defaults from `base`; unknown keys are errors naming `source`.
