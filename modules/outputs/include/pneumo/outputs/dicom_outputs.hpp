@@ -1,0 +1,86 @@
+// DICOM results that a PACS can store next to the source image: a Segmentation (SEG) of the
+// predicted pneumothorax and a Secondary Capture (SC) of the overlay. DCMTK stays behind this.
+//
+//   pneumo::SegOptions seg;
+//   auto st = pneumo::write_dicom_seg("seg/x.dcm", "in/x.dcm", mask, seg);
+//   Result<Mask> back = pneumo::read_dicom_seg_mask("seg/x.dcm");
+//   auto st2 = pneumo::write_secondary_capture("sc/x.dcm", "in/x.dcm", overlay_rgb, {});
+//   Result<ImageRgb> pixels = pneumo::read_secondary_capture("sc/x.dcm");
+//
+// Both outputs:
+// - join the source's study (same StudyInstanceUID) in a new series, copy the Patient and study
+//   attributes (names, IDs, dates; invalid values such as SIIM's PatientAge "38" are normalised
+//   ("038Y") or dropped so the output validates) and never log them;
+// - get deterministic UIDs: 2.25.<decimal of a 128-bit hash> of the source SOPInstanceUID (or of
+//   the source StudyInstanceUID for series) and the output kind, so re-running gives the same UIDs
+//   and a re-sent object replaces the old one instead of duplicating it;
+// - when the source has no usable StudyInstanceUID (SIIM stage-2 test files "ID_..." have none),
+//   use 2.25.hash("study" + source SOPInstanceUID), the same for SEG and SC of one image;
+// - reference the source image (SEG: Derivation Image Sequence + Referenced Series Sequence; SC:
+//   Source Image Sequence) only when its SOP Class/Instance UIDs are valid UIDs; otherwise (ID_
+//   files) the source's identifier is named in ContentDescription / DerivationDescription instead,
+//   because a made-up reference would point at nothing;
+// - carry Content Date/Time: options.content_date_time ("YYYYMMDDHHMMSS") when given, else the
+//   current local time (as DICOM creators do). Everything else depends only on the inputs.
+// - LossyImageCompression "01" when the source was lossy compressed (SIIM is JPEG baseline).
+// SEG: binary, one frame, one segment "Pneumothorax" (category SCT 49755003 "Morphologically
+// Altered Structure", type SCT 36118008 "Pneumothorax"), algorithm AUTOMATIC "pneumo" with its
+// version, Pixel Measures from the source's PixelSpacing. No Frame of Reference: chest radiographs
+// (CR/DX) have none; sources with one are not given plane position/orientation.
+// SC: SC Image Storage, RGB 8-bit, PlanarConfiguration 0, ConversionType WSD, BurnedInAnnotation
+// YES, ImageType DERIVED\SECONDARY, DerivationDescription.
+// Written atomically, explicit VR little endian. Both validate with dciodvfy (dicom3tools).
+//
+// Thread-safety: functions may run concurrently on different files.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pneumo/core/image.hpp"
+#include "pneumo/core/result.hpp"
+#include "pneumo/outputs/overlay.hpp"
+
+namespace pneumo {
+
+struct SegOptions {
+  std::string software_version = "0";       // written as SoftwareVersions and AlgorithmVersion
+  std::string series_description = "pneumo pneumothorax segmentation";
+  int series_number = 9101;
+  std::optional<std::string> content_date_time;  // "YYYYMMDDHHMMSS"; nullopt = now
+};
+
+struct ScOptions {
+  std::string software_version = "0";
+  std::string series_description = "pneumo pneumothorax overlay";
+  int series_number = 9102;
+  std::string derivation_description =
+      "pneumo: predicted pneumothorax (red), caption burned in; not for primary diagnosis";
+  std::optional<std::string> content_date_time;
+};
+
+// requires (checked, kInvalidArgument): mask size == the source's Rows x Columns.
+// Errors: the source missing (kNotFound) or not DICOM (kBadInput), write failure (kIo).
+Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                       const Mask& mask_at_source_size, const SegOptions& options);
+
+// The union of the segment frames as a 0/1 mask. kBadInput when the file is not a binary SEG.
+Result<Mask> read_dicom_seg_mask(const std::filesystem::path& path);
+
+// requires: overlay non-empty (any size; PixelSpacing is copied only at the source's size).
+Status write_secondary_capture(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                               const ImageRgb& overlay, const ScOptions& options);
+
+// Pixels of an 8-bit RGB Secondary Capture (PlanarConfiguration 0 or 1).
+Result<ImageRgb> read_secondary_capture(const std::filesystem::path& path);
+
+// A DICOM UID "2.25.<decimal>" from a 128-bit hash (FNV-1a 128) of `text`: deterministic, at most
+// 44 characters. Not cryptographic; collisions between distinct texts are negligible in practice.
+std::string uid_from_text(std::string_view text);
+
+// 1..64 characters, digits and dots, no empty component, no leading zero in a component.
+bool is_valid_uid(std::string_view uid);
+
+}  // namespace pneumo

@@ -1,0 +1,202 @@
+// Shared by the SEG and SC writers: loading the source header, deterministic UIDs, copying the
+// patient/study attributes with sanitising, content date/time.
+#include "dicom_source.hpp"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvrda.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include <dcmtk/oflog/oflog.h>
+
+#include <cctype>
+#include <mutex>
+#include <chrono>
+#include <ctime>
+#include <system_error>
+
+#include "pneumo/outputs/dicom_outputs.hpp"
+
+namespace pneumo {
+
+bool is_valid_uid(std::string_view uid) {
+  if (uid.empty() || uid.size() > 64) return false;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = uid.find('.', start);
+    const std::size_t end = dot == std::string_view::npos ? uid.size() : dot;
+    if (end == start) return false;
+    for (std::size_t i = start; i < end; ++i) {
+      if (uid[i] < '0' || uid[i] > '9') return false;
+    }
+    if (end - start > 1 && uid[start] == '0') return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+std::string uid_from_text(std::string_view text) {
+  // FNV-1a, 128-bit variant (offset basis and prime from the FNV reference).
+  using u128 = unsigned __int128;
+  const u128 prime = (static_cast<u128>(0x0000000001000000ULL) << 64) | 0x000000000000013BULL;
+  u128 hash = (static_cast<u128>(0x6c62272e07bb0142ULL) << 64) | 0x62b821756295c58dULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= prime;
+  }
+  if (hash == 0) hash = 1;
+  std::string digits;
+  while (hash != 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(hash % 10)));
+    hash /= 10;
+  }
+  return "2.25." + digits;
+}
+
+namespace detail {
+namespace {
+
+std::string get_string(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).good()) return std::string(value.c_str());
+  return "";
+}
+
+// PatientAge (AS) must be nnnD/W/M/Y. SIIM writes bare years ("38"): pad and add 'Y'.
+std::string normalise_age(const std::string& text) {
+  if (text.size() == 4 && std::isdigit(static_cast<unsigned char>(text[0])) &&
+      std::isdigit(static_cast<unsigned char>(text[1])) && std::isdigit(static_cast<unsigned char>(text[2])) &&
+      (text[3] == 'D' || text[3] == 'W' || text[3] == 'M' || text[3] == 'Y')) {
+    return text;
+  }
+  if (!text.empty() && text.size() <= 3) {
+    for (char c : text) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return "";
+    }
+    return std::string(3 - text.size(), '0') + text + "Y";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string error_text(const OFCondition& cond) { return std::string(cond.text()); }
+
+void quiet_dcmtk_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::FATAL_LOG_LEVEL); });
+}
+
+Result<SourceImage> load_source(const std::filesystem::path& path) {
+  quiet_dcmtk_once();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return fail(ErrorCode::kNotFound, path.string() + ": source DICOM does not exist");
+  }
+  SourceImage s;
+  s.file = std::make_unique<DcmFileFormat>();
+  OFCondition cond = s.file->loadFileUntilTag(OFFilename(path.c_str()), EXS_Unknown, EGL_noChange,
+                                              DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+  if (cond.bad()) {
+    return fail(ErrorCode::kBadInput, path.string() + ": cannot read the source DICOM: " + error_text(cond));
+  }
+  DcmDataset& ds = *s.file->getDataset();
+  s.sop_class_uid = get_string(ds, DCM_SOPClassUID);
+  s.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID);
+  if (s.sop_instance_uid.empty()) {
+    return fail(ErrorCode::kBadInput, path.string() + ": source DICOM has no SOPInstanceUID (0008,0018)");
+  }
+  Uint16 rows = 0, cols = 0;
+  if (ds.findAndGetUint16(DCM_Rows, rows).bad() || ds.findAndGetUint16(DCM_Columns, cols).bad() || rows == 0 ||
+      cols == 0) {
+    return fail(ErrorCode::kBadInput, path.string() + ": source DICOM has no Rows/Columns");
+  }
+  s.rows = rows;
+  s.cols = cols;
+  const std::string study = get_string(ds, DCM_StudyInstanceUID);
+  s.study_uid = is_valid_uid(study) ? study : uid_from_text("pneumo/study/" + s.sop_instance_uid);
+  if (!is_valid_uid(s.sop_class_uid)) {
+    return fail(ErrorCode::kBadInput, path.string() + ": source SOPClassUID '" + s.sop_class_uid +
+                                          "' is not a DICOM UID; cannot reference the source");
+  }
+  s.uids_derived = !is_valid_uid(s.sop_instance_uid);
+  s.reference_sop_uid =
+      s.uids_derived ? uid_from_text("pneumo/source/" + s.sop_instance_uid) : s.sop_instance_uid;
+  const std::string series = get_string(ds, DCM_SeriesInstanceUID);
+  s.reference_series_uid =
+      is_valid_uid(series) ? series : uid_from_text("pneumo/source-series/" + s.sop_instance_uid);
+  s.pixel_spacing = get_string(ds, DCM_PixelSpacing);
+  if (s.pixel_spacing.empty()) s.pixel_spacing = get_string(ds, DCM_ImagerPixelSpacing);
+  const DcmXfer xfer(ds.getOriginalXfer());
+  s.lossy = get_string(ds, DCM_LossyImageCompression) == "01" || (xfer.isEncapsulated() && xfer.isLossy());
+  s.lossy_method = get_string(ds, DCM_LossyImageCompressionMethod);
+  s.lossy_ratio = get_string(ds, DCM_LossyImageCompressionRatio);
+  if (s.lossy && s.lossy_method.empty() && xfer.getXfer() == EXS_JPEGProcess1) s.lossy_method = "ISO_10918_1";
+  return s;
+}
+
+void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string& study_uid) {
+  // Type 2 in the Patient and General Study modules: present, possibly empty.
+  const DcmTagKey type2[] = {DCM_PatientName,    DCM_PatientID,  DCM_PatientBirthDate,      DCM_PatientSex,
+                             DCM_StudyDate,      DCM_StudyTime,  DCM_ReferringPhysicianName, DCM_StudyID,
+                             DCM_AccessionNumber};
+  const DcmTagKey type3[] = {DCM_StudyDescription, DCM_IssuerOfPatientID};
+
+  auto copy_checked = [&](const DcmTagKey& tag, bool keep_empty) {
+    target.findAndDeleteElement(tag);
+    DcmElement* elem = nullptr;
+    if (source.findAndGetElement(tag, elem).good() && elem != nullptr) {
+      DcmElement* copy = OFstatic_cast(DcmElement*, elem->clone());
+      // Invalid values (wrong VR format, too long) would make the output fail validation.
+      if (copy->checkValue("1-n").good() || copy->getLength() == 0) {
+        if (copy->getLength() > 0 || keep_empty) {
+          target.insert(copy, /*replaceOld=*/OFTrue);
+          return;
+        }
+      }
+      delete copy;
+    }
+    if (keep_empty) target.insertEmptyElement(tag, OFTrue);
+  };
+  for (const auto& tag : type2) copy_checked(tag, /*keep_empty=*/true);
+  for (const auto& tag : type3) copy_checked(tag, /*keep_empty=*/false);
+
+  target.findAndDeleteElement(DCM_PatientAge);
+  const std::string age = normalise_age(get_string(source, DCM_PatientAge));
+  if (!age.empty()) target.putAndInsertString(DCM_PatientAge, age.c_str());
+
+  const std::string charset = get_string(source, DCM_SpecificCharacterSet);
+  target.findAndDeleteElement(DCM_SpecificCharacterSet);
+  if (!charset.empty()) target.putAndInsertString(DCM_SpecificCharacterSet, charset.c_str());
+
+  target.putAndInsertString(DCM_StudyInstanceUID, study_uid.c_str());
+}
+
+Status put_content_date_time(DcmItem& target, const std::optional<std::string>& date_time,
+                             const std::string& where) {
+  std::string dt;
+  if (date_time) {
+    dt = *date_time;
+    bool ok = dt.size() == 14;
+    for (char c : dt) ok = ok && std::isdigit(static_cast<unsigned char>(c));
+    if (!ok) {
+      return fail(ErrorCode::kInvalidArgument, where + "content date/time must be YYYYMMDDHHMMSS, got '" + dt + "'");
+    }
+  } else {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+    dt = buf;
+  }
+  const std::string date = dt.substr(0, 8), time = dt.substr(8);
+  target.putAndInsertString(DCM_ContentDate, date.c_str());
+  target.putAndInsertString(DCM_ContentTime, time.c_str());
+  target.putAndInsertString(DCM_InstanceCreationDate, date.c_str());
+  target.putAndInsertString(DCM_InstanceCreationTime, time.c_str());
+  return ok_status();
+}
+
+}  // namespace detail
+}  // namespace pneumo

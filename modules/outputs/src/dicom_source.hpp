@@ -1,0 +1,52 @@
+// Internal to the outputs module: what SEG and SC writers take from the source DICOM, and the
+// attribute copying/sanitising both share. DCMTK types are fine here (not a public header).
+#pragma once
+
+#include <dcmtk/config/osconfig.h>  // must come first
+
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "pneumo/core/result.hpp"
+
+namespace pneumo::detail {
+
+struct SourceImage {
+  std::unique_ptr<DcmFileFormat> file;  // header only (stops before PixelData)
+  std::string sop_class_uid;
+  std::string sop_instance_uid;   // as stored; may not be UID-shaped (SIIM "ID_...")
+  std::string study_uid;          // effective: the source's, or derived when it has none
+  // What references to the source use: its own UIDs when valid, else UIDs derived from its
+  // SOPInstanceUID text (documented in dicom_outputs.hpp).
+  std::string reference_sop_uid;
+  std::string reference_series_uid;
+  bool uids_derived = false;      // the source's SOPInstanceUID is not a valid UID
+  int rows = 0, cols = 0;
+  std::string pixel_spacing;      // "r\c" from PixelSpacing (or ImagerPixelSpacing), "" when absent
+  bool lossy = false;             // LossyImageCompression "01" or a lossy transfer syntax
+  std::string lossy_method;       // LossyImageCompressionMethod, e.g. "ISO_10918_1"
+  std::string lossy_ratio;        // LossyImageCompressionRatio, may be ""
+};
+
+// Silences DCMTK's logger once per process (as the dicom module does): our errors are values
+// carrying the file name; DCMTK would add "W: ..." lines on stderr for ordinary files.
+void quiet_dcmtk_once();
+
+Result<SourceImage> load_source(const std::filesystem::path& path);
+
+// Copies Patient and General Study attributes (and Specific Character Set) from the source into
+// `target`, replacing what is there. Type-2 attributes are written empty when missing or invalid;
+// PatientAge "38" becomes "038Y", other invalid ages are dropped.
+void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string& study_uid);
+
+// "YYYYMMDDHHMMSS" given or now -> ContentDate/ContentTime and InstanceCreationDate/Time.
+Status put_content_date_time(DcmItem& target, const std::optional<std::string>& date_time, const std::string& where);
+
+std::string error_text(const OFCondition& cond);
+
+}  // namespace pneumo::detail
