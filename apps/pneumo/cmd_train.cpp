@@ -153,7 +153,7 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--early-stop", flags->early_stop, "Stop after N epochs without improvement (0 = off)");
   cmd->add_option("--hard-examples", flags->hard_examples, "CSV of ImageIds to oversample (from `pneumo eval`)");
   cmd->add_option("--workers", flags->workers, "Loader threads (default 2)");
-  cmd->add_option("--cache-dir", flags->cache_dir, "Preprocess cache (default DATA/../.pneumo-cache)");
+  cmd->add_option("--cache-dir", flags->cache_dir, "Preprocess cache (default $XDG_CACHE_HOME or ~/.cache, /pneumo/<hash of DATA>)");
   cmd->add_option("--max-batches", flags->max_batches, "Limit batches per epoch (smoke tests)");
   cmd->add_option("--device", flags->device, "cpu | cuda | auto (default cpu)");
   cmd->add_option("--seed", flags->seed, "Seed of weights, sampling and augmentation (default 42)");

@@ -42,7 +42,7 @@ struct TrainConfig {
   std::filesystem::path csv;        // train-rle.csv
   std::filesystem::path dicom_dir;  // searched recursively; matched by SOPInstanceUID
   std::filesystem::path folds_csv;  // optional: folds from `pneumo index`; else computed
-  std::filesystem::path cache_dir;  // default: <dicom_dir>/../.pneumo-cache
+  std::filesystem::path cache_dir;  // default: ~/.cache/pneumo/<hash of dicom_dir>
   int folds = 5;
   int fold = 0;                     // validation fold
   std::uint64_t fold_seed = 42;
