@@ -17,6 +17,20 @@
 // model's input size: post-processing runs at that size, and the mask is then resized to the
 // source size.
 //
+// Details of the implementation:
+// - Input: each image is resized (pneumo::resize_image: area when shrinking, bilinear when
+//   enlarging) to each model's input_size, scaled to [0, 1] and normalised with the model's own
+//   normalisation (normalise_input). Models may differ in input_size: segmenter maps are resampled
+//   bilinearly to input_size(), which is the first segmenter's.
+// - hflip TTA: the mirrored image goes through every model, its mask probabilities are mirrored
+//   back, and the sigmoid outputs (maps and image probabilities) of both passes are averaged.
+// - Ensembles average sigmoid outputs (not logits) over the segmenters; classifiers likewise.
+// - The gate: probability maps are computed for every image, also gated ones (tuning needs them
+//   to search classifier_threshold); apply_postprocess empties the mask where the gate is closed.
+// - Mask resizing to the source size: pneumo::resize_mask, i.e. bilinear coverage of the 0/1 mask
+//   then >= 0.5 when enlarging (smooth borders, area kept; nearest neighbour would give blocky
+//   edges at 4x), area average then >= 0.5 when shrinking.
+//
 // Thread-safety: a Predictor may be used from one thread at a time; it parallelises internally
 // (torch intra-op threads + resizing on `threads` threads).
 #pragma once
@@ -27,6 +41,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pneumo/core/image.hpp"
@@ -88,7 +103,9 @@ class Predictor {
 Status store_postprocess_in_model_file(const std::filesystem::path& model_file, const PostprocessParams& params,
                                        const nlohmann::json& note);
 
-// SHA-256 hex of a file's bytes.
+// SHA-256 hex (64 lower-case digits) of a file's bytes, read in chunks.
 Result<std::string> sha256_file(const std::filesystem::path& path);
+// SHA-256 hex of a byte string (FIPS 180-4; "abc" -> "ba7816bf...f20015ad").
+std::string sha256_hex(std::string_view bytes);
 
 }  // namespace pneumo

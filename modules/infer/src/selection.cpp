@@ -1,0 +1,147 @@
+#include "pneumo/infer/selection.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "pneumo/core/files.hpp"
+#include "pneumo/core/parallel.hpp"
+#include "pneumo/core/progress.hpp"
+#include "pneumo/dataset/dataset_index.hpp"
+#include "pneumo/dataset/folds.hpp"
+#include "pneumo/pipeline/cache.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pneumo {
+
+Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads, bool progress) {
+  if (size < 8) return fail(ErrorCode::kInvalidArgument, fmt::format("scoring size {}: expected >= 8", size));
+  if (selection.csv.empty()) return fail(ErrorCode::kInvalidArgument, "--csv FILE is required");
+  if (selection.dicom_dir.empty()) return fail(ErrorCode::kInvalidArgument, "--data DIR is required");
+  IndexOptions index_options;
+  index_options.threads = threads;
+  index_options.progress = progress;
+  auto index = build_dataset_index(selection.csv, selection.dicom_dir, index_options);
+  if (!index) return index.error();
+
+  // fold_of stays empty without --fold: every matched image is selected.
+  std::unordered_map<std::string, int> fold_of;
+  if (selection.fold) {
+    const int fold = *selection.fold;
+    std::vector<FoldEntry> folds;
+    if (!selection.folds_csv.empty()) {
+      auto read = read_folds_csv(selection.folds_csv);
+      if (!read) return read.error();
+      folds = std::move(read.value());
+    } else {
+      if (fold < 0 || fold >= selection.folds) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("--fold {}: expected 0 .. {} (--folds {})", fold, selection.folds - 1, selection.folds));
+      }
+      auto assigned = assign_folds(index.value(), selection.folds, selection.fold_seed);
+      if (!assigned) return assigned.error();
+      folds = std::move(assigned.value());
+    }
+    const bool any = std::any_of(folds.begin(), folds.end(), [&](const FoldEntry& f) { return f.fold == fold; });
+    if (!any) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--fold {}: no image is in that fold{}", fold,
+                              selection.folds_csv.empty() ? "" : " of " + selection.folds_csv.string()));
+    }
+    for (const auto& f : folds) fold_of[f.image_id] = f.fold;
+  }
+
+  std::vector<SampleSource> sources;
+  for (std::size_t i : index->matched_images()) {
+    const IndexedImage& image = index->images[i];
+    if (selection.fold) {
+      auto it = fold_of.find(image.image_id());
+      if (it == fold_of.end() || it->second != *selection.fold) continue;
+    }
+    SampleSource source{image.image_id(), image.path, {}};
+    if (const ImageLabel* label = index->label_of(image)) source.rle_rows = label->encodings;
+    sources.push_back(std::move(source));
+  }
+  if (sources.empty()) {
+    return fail(ErrorCode::kBadInput,
+                fmt::format("{}: no labelled, readable DICOM matches {}{}", selection.dicom_dir.string(),
+                            selection.csv.string(), selection.fold ? fmt::format(" in fold {}", *selection.fold) : ""));
+  }
+
+  CacheOptions cache_options;
+  cache_options.cache_dir =
+      selection.cache_dir.empty() ? selection.dicom_dir.parent_path() / ".pneumo-cache" : selection.cache_dir;
+  cache_options.size = size;
+  cache_options.threads = threads;
+  cache_options.show_progress = progress;
+  auto built = build_cache(sources, cache_options);
+  if (!built) return built.error();
+
+  SelectedImages out;
+  out.size = size;
+  for (const auto& e : built->errors) out.skipped.push_back(e.message);
+  const std::vector<CacheEntry>& entries = built->entries;
+  if (entries.empty()) {
+    return fail(ErrorCode::kBadInput, fmt::format("none of the {} selected images could be decoded; first: {}",
+                                                  sources.size(), out.skipped.empty() ? "?" : out.skipped[0]));
+  }
+  const std::size_t n = entries.size();
+  out.ids.resize(n);
+  out.images.resize(n);
+  out.truths.resize(n);
+  out.truth_labels.resize(n);
+  std::vector<std::optional<Error>> errors(n);
+  parallel_for(n, threads, [&](std::size_t i) {
+    const CacheEntry& e = entries[i];
+    auto image = read_png_gray(e.image_png);
+    if (!image) {
+      errors[i] = image.error();
+      return;
+    }
+    auto mask = read_png_gray(e.mask_png);
+    if (!mask) {
+      errors[i] = mask.error();
+      return;
+    }
+    if (image->rows != size || image->cols != size || mask->rows != size || mask->cols != size) {
+      errors[i] = fail(ErrorCode::kBadInput, fmt::format("{}: cached image or mask is not {}x{}", e.image_id, size, size));
+      return;
+    }
+    for (auto& px : mask->px) px = px ? 1 : 0;  // cached masks are 0/255
+    out.ids[i] = e.image_id;
+    out.images[i] = std::move(image.value());
+    out.truths[i] = std::move(mask.value());
+    out.truth_labels[i] = e.positive;
+  });
+  for (const auto& e : errors) {
+    if (e) return fail(e->code, "preprocess cache: " + e->message);
+  }
+  return out;
+}
+
+Result<std::vector<ImagePrediction>> predict_all(const PredictFunction& predict, const std::vector<Image8>& images,
+                                                 std::size_t batch, bool progress) {
+  batch = std::max<std::size_t>(batch, 1);
+  std::vector<ImagePrediction> out;
+  out.reserve(images.size());
+  Progress bar("predict", static_cast<long long>(images.size()), progress);
+  for (std::size_t first = 0; first < images.size(); first += batch) {
+    const std::size_t count = std::min(batch, images.size() - first);
+    std::vector<Image8> chunk(images.begin() + static_cast<std::ptrdiff_t>(first),
+                              images.begin() + static_cast<std::ptrdiff_t>(first + count));
+    auto predicted = predict(chunk);
+    if (!predicted) return predicted.error();
+    if (predicted->size() != count) {
+      return fail(ErrorCode::kInternal,
+                  fmt::format("predict returned {} predictions for {} images", predicted->size(), count));
+    }
+    for (auto& p : predicted.value()) out.push_back(std::move(p));
+    bar.tick(static_cast<long long>(count));
+  }
+  bar.finish();
+  return out;
+}
+
+}  // namespace pneumo
