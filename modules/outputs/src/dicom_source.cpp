@@ -103,9 +103,9 @@ Result<SourceImage> load_source(const std::filesystem::path& path) {
   DcmDataset& ds = *s.file->getDataset();
   s.sop_class_uid = get_string(ds, DCM_SOPClassUID);
   s.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID);
-  if (s.sop_instance_uid.empty()) {
-    return fail(ErrorCode::kBadInput, path.string() + ": source DICOM has no SOPInstanceUID (0008,0018)");
-  }
+  // No SOPInstanceUID (a broken file, type 1 is required): identify it by its file name, as
+  // `pneumo predict` does for its ImageId; the UIDs are then derived from that.
+  if (s.sop_instance_uid.empty()) s.sop_instance_uid = path.stem().string();
   Uint16 rows = 0, cols = 0;
   if (ds.findAndGetUint16(DCM_Rows, rows).bad() || ds.findAndGetUint16(DCM_Columns, cols).bad() || rows == 0 ||
       cols == 0) {

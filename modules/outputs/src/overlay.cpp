@@ -74,18 +74,20 @@ void draw_positive_banner(cv::Mat& rgb, const OverlayOptions& options) {
   const std::string headline = "THIS IMAGE CONTAINS PNEUMOTHORAX";
   std::string second = format_probability(options.probability);
   if (!options.caption.empty()) second += "   " + options.caption;
-  // Two lines in the banner: the headline takes ~55% of its height, the probability line ~35%.
-  const double s1 = fit_scale(headline, thickness, cols - 2 * margin, static_cast<int>(banner * 0.50), 3.0);
-  const double s2 = fit_scale(second, thickness, cols - 2 * margin, static_cast<int>(banner * 0.32), s1);
-  int baseline = 0;
-  cv::Size t1 = cv::getTextSize(headline, kFont, s1, thickness, &baseline);
-  cv::Size t2 = cv::getTextSize(second, kFont, s2, thickness, &baseline);
-  const int gap = std::max(1, banner / 12);
-  const int total = t1.height + gap + t2.height;
+  // Two lines in the banner: the headline (width-limited at small sizes) and the probability.
+  const double s1 = fit_scale(headline, thickness, cols - 2 * margin, static_cast<int>(banner * 0.45), 3.0);
+  const double s2 = fit_scale(second, thickness, cols - 2 * margin, static_cast<int>(banner * 0.36), s1);
+  int base1 = 0, base2 = 0;
+  const cv::Size t1 = cv::getTextSize(headline, kFont, s1, thickness, &base1);
+  const cv::Size t2 = cv::getTextSize(second, kFont, s2, thickness, &base2);
+  const int gap = std::max(2, banner / 16);
+  const int total = t1.height + base1 + gap + t2.height + base2;
   const int top = std::max(0, (banner - total) / 2);
+  const int line1 = top + t1.height;                        // baseline of the headline
+  const int line2 = line1 + base1 + gap + t2.height;        // baseline of the probability line
   const cv::Scalar white(255, 255, 255);
-  put_text(rgb, headline, cv::Point((cols - t1.width) / 2, top + t1.height), s1, thickness, white);
-  put_text(rgb, second, cv::Point((cols - t2.width) / 2, top + t1.height + gap + t2.height), s2, thickness, white);
+  put_text(rgb, headline, cv::Point((cols - t1.width) / 2, line1), s1, thickness, white);
+  put_text(rgb, second, cv::Point((cols - t2.width) / 2, line2), s2, thickness, white);
 }
 
 void draw_negative_line(cv::Mat& rgb, const OverlayOptions& options) {
@@ -113,7 +115,7 @@ void draw_negative_line(cv::Mat& rgb, const OverlayOptions& options) {
 
 int overlay_banner_rows(int rows, int cols) {
   (void)cols;
-  return std::max(24, static_cast<int>(std::lround(rows * 0.09)));
+  return std::max(32, static_cast<int>(std::lround(rows * 0.10)));
 }
 
 ImageRgb grey_to_rgb(const Image8& image) {

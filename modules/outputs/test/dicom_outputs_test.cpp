@@ -298,6 +298,19 @@ TEST_F(DicomOutputs, SourceWithoutUidsGetsDerivedUids) {
   expect_valid(dir_ / "sc.dcm");
 }
 
+TEST_F(DicomOutputs, SourceWithoutSopInstanceUidIsNamedByItsFileStem) {
+  const fs::path source = write_source(dir_, synthetic_meta(16, 16), 12);
+  DcmFileFormat f;
+  ASSERT_TRUE(f.loadFile(OFFilename(source.c_str())).good());
+  f.getDataset()->findAndDeleteElement(DCM_SOPInstanceUID);
+  const fs::path broken = dir_ / "no-uid.dcm";
+  ASSERT_TRUE(f.saveFile(OFFilename(broken.c_str()), EXS_Unknown).good());
+  ASSERT_TRUE(write_dicom_seg(dir_ / "seg.dcm", broken, Mask(16, 16, 1), {}).ok());
+  EXPECT_EQ(tag_string(dir_ / "seg.dcm", DCM_SOPInstanceUID), uid_from_text("pneumo/seg/no-uid"));
+  EXPECT_EQ(read_dicom_seg_mask(dir_ / "seg.dcm").value(), Mask(16, 16, 1));
+  expect_valid(dir_ / "seg.dcm");
+}
+
 TEST_F(DicomOutputs, RealSiimFiles) {
   const fs::path data = fs::path(PNEUMO_SHARED_DATA) / "siim" / "dicom";
   if (!fs::exists(data)) GTEST_SKIP() << "real data not found at " << data << " (../shared/data); skipping";

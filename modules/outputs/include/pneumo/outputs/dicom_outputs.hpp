@@ -15,11 +15,14 @@
 //   the source StudyInstanceUID for series) and the output kind, so re-running gives the same UIDs
 //   and a re-sent object replaces the old one instead of duplicating it;
 // - when the source has no usable StudyInstanceUID (SIIM stage-2 test files "ID_..." have none),
-//   use 2.25.hash("study" + source SOPInstanceUID), the same for SEG and SC of one image;
+//   use 2.25.hash("study" + source SOPInstanceUID), the same for SEG and SC of one image (a
+//   source without any SOPInstanceUID is identified by its file stem instead);
 // - reference the source image (SEG: Derivation Image Sequence + Referenced Series Sequence; SC:
-//   Source Image Sequence) only when its SOP Class/Instance UIDs are valid UIDs; otherwise (ID_
-//   files) the source's identifier is named in ContentDescription / DerivationDescription instead,
-//   because a made-up reference would point at nothing;
+//   Source Image Sequence). When its SOPInstanceUID is not a valid UID (ID_ files) the reference
+//   uses 2.25.hash("pneumo/source/" + it) in series 2.25.hash("pneumo/source-series/" + it) (DCMTK
+//   requires a derivation reference or a Frame of Reference in a SEG), and the original identifier
+//   is named in ContentDescription (SEG) / DerivationDescription (SC). A source without a valid
+//   SOPClassUID is an error (kBadInput);
 // - carry Content Date/Time: options.content_date_time ("YYYYMMDDHHMMSS") when given, else the
 //   current local time (as DICOM creators do). Everything else depends only on the inputs.
 // - LossyImageCompression "01" when the source was lossy compressed (SIIM is JPEG baseline).

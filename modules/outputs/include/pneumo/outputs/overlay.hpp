@@ -7,7 +7,7 @@
 //   pneumo::ImageRgb rgb = pneumo::render_overlay(image, mask, std::nullopt, opt);
 //   auto st = pneumo::write_png_rgb("overlays/x.png", rgb);   // atomic
 //
-// Caption: when positive, a dark red banner across the top (about 9% of the height) with
+// Caption: when positive, a dark red banner across the top (10% of the height, at least 32 rows) with
 // "THIS IMAGE CONTAINS PNEUMOTHORAX" and "p = 0.93" in white; when negative, one small line
 // "no pneumothorax detected (p = 0.04)" at the bottom left. Text is scaled to the image width, so
 // it reads the same at 256 and at 1024 pixels. The burned-in text makes the overlay a derived

@@ -1,0 +1,180 @@
+// End to end through the real binary: synth -> train (tiny) -> predict on the DICOM directory plus
+// a corrupt file and a PNG; every output is checked against the others (CSV <-> mask PNGs <-> SEG)
+// and dciodvfy validates one SEG and one SC. Some seconds on 2 cores.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "pneumo/core/exit_codes.hpp"
+#include "pneumo/core/files.hpp"
+#include "pneumo/dicom/dicom.hpp"
+#include "pneumo/mask_rle/label_csv.hpp"
+#include "pneumo/outputs/dicom_outputs.hpp"
+#include "pneumo/outputs/prediction_record.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace pneumo {
+namespace {
+
+const fs::path kBinary = fs::path(PNEUMO_BINARY_DIR) / "apps" / "pneumo" / "pneumo";
+constexpr int kSize = 128;
+
+class PredictE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kBinary)) GTEST_SKIP() << "pneumo binary not built at " << kBinary;
+    dir_ = fs::temp_directory_path() / ("pneumo_predict_e2e_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Runs `[env] pneumo <args>`; returns the exit code; stdout+stderr kept in last_output_.
+  int run(const std::string& args, const std::string& env = "") {
+    const fs::path log = dir_ / "log.txt";
+    const std::string cmd = env + " " + kBinary.string() + " --threads 2 -q " + args + " > " + log.string() + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    auto output = read_file(log);
+    last_output_ = output ? output.value() : "";
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  fs::path dir_;
+  std::string last_output_;
+};
+
+std::vector<std::string> dciodvfy_errors(const fs::path& file) {
+  std::vector<std::string> errors;
+  const std::string cmd = "dciodvfy '" + file.string() + "' 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return errors;
+  char line[4096];
+  while (std::fgets(line, sizeof line, pipe)) {
+    if (std::string(line).rfind("Error", 0) == 0) errors.emplace_back(line);
+  }
+  ::pclose(pipe);
+  return errors;
+}
+
+TEST_F(PredictE2e, SynthTrainPredict) {
+  ASSERT_EQ(run("synth --out " + (dir_ / "data").string() + " --count 12 --seed 5 --size " + std::to_string(kSize)), 0)
+      << last_output_;
+  const fs::path dicom_dir = dir_ / "data" / "dicom";
+  ASSERT_EQ(run("train --data " + dicom_dir.string() + " --csv " + (dir_ / "data" / "train-rle.csv").string() +
+                " --size 64 --epochs 1 --max-batches 1 --batch 4 --workers 1 --folds 4 --cache-dir " +
+                (dir_ / "cache").string() + " --out " + (dir_ / "run").string()),
+            0)
+      << last_output_;
+  const fs::path model = dir_ / "run" / "model.pneumo";
+  ASSERT_TRUE(fs::exists(model)) << last_output_;
+
+  // Inputs: the 12 DICOMs, a corrupt .dcm, and one PNG (grey, ImageId = file stem).
+  ASSERT_TRUE(write_file_atomic(dir_ / "corrupt.dcm", std::string(300, 'x')).ok());
+  auto dicoms = list_files(dicom_dir, {".dcm"});
+  ASSERT_TRUE(dicoms.ok());
+  ASSERT_EQ(dicoms->size(), 12u);
+  auto first = read_dicom(dicoms->front());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(write_png(dir_ / "plain-image.png", first->image).ok());
+
+  const fs::path out = dir_ / "out";
+  const int code = run("predict --model " + model.string() + " --input " + dicom_dir.string() + " " +
+                       (dir_ / "corrupt.dcm").string() + " " + (dir_ / "plain-image.png").string() + " --batch 5 --out " +
+                       out.string());
+  EXPECT_EQ(code, kExitPartial) << last_output_;
+  EXPECT_NE(last_output_.find("corrupt.dcm"), std::string::npos) << last_output_;
+
+  // predictions.json: header + one record per good image + the failure.
+  auto text = read_file(out / "predictions.json");
+  ASSERT_TRUE(text.ok());
+  const json j = json::parse(text.value());
+  EXPECT_EQ(j["header"]["models"].size(), 1u);
+  EXPECT_EQ(j["header"]["models"][0]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(j["header"].contains("postprocess"));
+  EXPECT_EQ(j["header"]["tta"], false);
+  ASSERT_EQ(j["predictions"].size(), 13u);
+  ASSERT_EQ(j["failed"].size(), 1u);
+  EXPECT_EQ(j["failed"][0]["file"], "corrupt.dcm");
+
+  // submission.csv decodes back to exactly the mask PNGs.
+  LabelCsvOptions csv_opt;
+  csv_opt.rows = kSize;
+  csv_opt.cols = kSize;
+  auto table = read_label_csv(out / "submission.csv", csv_opt);
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  ASSERT_EQ(table->images.size(), 13u);
+  std::set<std::string> record_ids;
+  for (const auto& rj : j["predictions"]) {
+    auto r = prediction_record_from_json(rj, "predictions.json");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    record_ids.insert(r->image_id);
+    const ImageLabel* label = table->find(r->image_id);
+    ASSERT_NE(label, nullptr) << r->image_id;
+    auto csv_mask = decode_label_mask(*label, csv_opt, "submission.csv");
+    ASSERT_TRUE(csv_mask.ok());
+    auto png = read_png_gray(out / "masks" / (r->image_id + ".png"));
+    ASSERT_TRUE(png.ok()) << png.error().message;
+    Mask png_mask = png.value();
+    for (auto& v : png_mask.px) {
+      ASSERT_TRUE(v == 0 || v == 255);
+      v = v ? 1 : 0;
+    }
+    EXPECT_EQ(csv_mask.value(), png_mask) << r->image_id;
+    EXPECT_EQ(r->mask_area_px, count_nonzero(png_mask));
+    EXPECT_EQ(r->positive, r->mask_area_px > 0);
+    EXPECT_TRUE(fs::exists(out / "overlays" / (r->image_id + ".png")));
+    const fs::path seg = out / "seg" / (r->image_id + ".dcm");
+    const fs::path sc = out / "sc" / (r->image_id + ".dcm");
+    if (r->image_id == "plain-image") {
+      EXPECT_FALSE(fs::exists(seg));
+      EXPECT_FALSE(fs::exists(sc));
+      continue;
+    }
+    auto seg_mask = read_dicom_seg_mask(seg);
+    ASSERT_TRUE(seg_mask.ok()) << seg_mask.error().message;
+    EXPECT_EQ(seg_mask.value(), png_mask) << r->image_id;
+    auto sc_pixels = read_secondary_capture(sc);
+    ASSERT_TRUE(sc_pixels.ok()) << sc_pixels.error().message;
+    EXPECT_EQ(sc_pixels->rows, kSize);
+  }
+  EXPECT_EQ(record_ids.size(), 13u);
+  EXPECT_EQ(record_ids.count("plain-image"), 1u);
+
+  if (std::system("command -v dciodvfy > /dev/null 2>&1") == 0) {
+    const std::string id = j["predictions"][0]["image_id"];
+    for (const fs::path& f : {out / "seg" / (id + ".dcm"), out / "sc" / (id + ".dcm")}) {
+      std::string all;
+      for (const auto& e : dciodvfy_errors(f)) all += e;
+      EXPECT_TRUE(all.empty()) << f << ":\n" << all;
+    }
+  } else {
+    std::fprintf(stderr, "[ SKIPPED ] dciodvfy not installed: SEG/SC not validated\n");
+  }
+
+  // Only bad inputs: the error's own exit code (bad input = 5), nothing written as success.
+  EXPECT_EQ(run("predict --model " + model.string() + " --input " + (dir_ / "corrupt.dcm").string() + " --out " +
+                (dir_ / "out2").string()),
+            kExitBadInput)
+      << last_output_;
+  // The model from $PNEUMO_MODEL when --model is absent; all inputs good: exit 0.
+  EXPECT_EQ(run("predict --input " + dicoms->front().string() + " --no-seg --no-sc --out " + (dir_ / "out3").string(),
+                "PNEUMO_MODEL=" + model.string()),
+            kExitOk)
+      << last_output_;
+  EXPECT_TRUE(fs::exists(dir_ / "out3" / "submission.csv"));
+  EXPECT_FALSE(fs::exists(dir_ / "out3" / "seg"));
+}
+
+}  // namespace
+}  // namespace pneumo
