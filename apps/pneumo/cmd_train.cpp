@@ -182,6 +182,7 @@ void add_train_command(CLI::App& app, Action& action) {
 void add_train_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model (needs a build with LibTorch)");
   cmd->allow_extras();
+  cmd->fallthrough(false);  // keep unknown training flags here instead of passing them to the app
   cmd->callback([&action] {
     action = [] {
       return report_error(fail(ErrorCode::kUnsupported,
