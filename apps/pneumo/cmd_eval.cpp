@@ -59,7 +59,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--folds", f->folds, "Number of folds when computed as `pneumo train` does")->capture_default_str();
   cmd->add_option("--fold-seed", f->fold_seed, "Seed of the computed folds")->capture_default_str();
-  cmd->add_option("--cache-dir", f->cache_dir, "Preprocess cache (default DATA/../.pneumo-cache, as train)");
+  cmd->add_option("--cache-dir", f->cache_dir, "Preprocess cache (default ~/.cache/pneumo/<hash of DATA>, as train)");
   cmd->add_flag("--tta", f->tta, "Horizontal-flip test-time augmentation");
   cmd->add_flag("--size-from-model", f->size_from_model,
                 "Score at the model's input size (always so; accepted for scripts that spell it out)");

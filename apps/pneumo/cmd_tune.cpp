@@ -51,7 +51,7 @@ void add_tune_command(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--folds", f->folds, "Number of folds when computed as `pneumo train` does")->capture_default_str();
   cmd->add_option("--fold-seed", f->fold_seed, "Seed of the computed folds")->capture_default_str();
-  cmd->add_option("--cache-dir", f->cache_dir, "Preprocess cache (default DATA/../.pneumo-cache, as train)");
+  cmd->add_option("--cache-dir", f->cache_dir, "Preprocess cache (default ~/.cache/pneumo/<hash of DATA>, as train)");
   cmd->add_flag("--tta", f->tta, "Horizontal-flip test-time augmentation (tune with the TTA you predict with)");
   cmd->add_option("--batch", f->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--device", f->device, "cpu | cuda | auto")->capture_default_str();

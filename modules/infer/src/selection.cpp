@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "pneumo/core/files.hpp"
@@ -15,6 +16,19 @@
 namespace fs = std::filesystem;
 
 namespace pneumo {
+
+fs::path default_cache_dir(const fs::path& dicom_dir) {
+  // Same formula as pneumo train's default (modules/train/src/trainer.cpp), so eval and tune reuse
+  // the cache training filled.
+  std::error_code ec;
+  const fs::path absolute = fs::weakly_canonical(fs::absolute(dicom_dir, ec), ec);
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const fs::path root = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : "/tmp") / ".cache";
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a of the folder path
+  for (unsigned char ch : absolute.string()) hash = (hash ^ ch) * 1099511628211ULL;
+  return root / "pneumo" / fmt::format("{:016x}", hash);
+}
 
 Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads, bool progress) {
   if (size < 8) return fail(ErrorCode::kInvalidArgument, fmt::format("scoring size {}: expected >= 8", size));
@@ -71,8 +85,7 @@ Result<SelectedImages> load_selected_images(const ImageSelection& selection, int
   }
 
   CacheOptions cache_options;
-  cache_options.cache_dir =
-      selection.cache_dir.empty() ? selection.dicom_dir.parent_path() / ".pneumo-cache" : selection.cache_dir;
+  cache_options.cache_dir = selection.cache_dir.empty() ? default_cache_dir(selection.dicom_dir) : selection.cache_dir;
   cache_options.size = size;
   cache_options.threads = threads;
   cache_options.show_progress = progress;

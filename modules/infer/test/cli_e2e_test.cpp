@@ -55,7 +55,8 @@ class CliEvalTuneTest : public ::testing::Test {
 };
 
 std::string data_args(const fs::path& d) {
-  return " --data " + (d / "data" / "dicom").string() + " --csv " + (d / "data" / "train-rle.csv").string();
+  return " --data " + (d / "data" / "dicom").string() + " --csv " + (d / "data" / "train-rle.csv").string() +
+         " --cache-dir " + (d / "cache").string();  // hermetic: nothing under ~/.cache
 }
 
 TEST_F(CliEvalTuneTest, SynthTrainEvalTune) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -34,7 +35,23 @@ constexpr int kSourceSize = 128;
 constexpr int kScoreSize = 64;
 constexpr int kCount = 16;
 
-std::string key_of(const Image8& img) { return std::string(img.px.begin(), img.px.end()); }
+double mean_abs_diff(const Image8& a, const Image8& b) {
+  if (a.rows != b.rows || a.cols != b.cols) return 1e9;
+  double sum = 0;
+  for (std::size_t i = 0; i < a.px.size(); ++i) sum += std::abs(int(a.px[i]) - int(b.px[i]));
+  return sum / static_cast<double>(a.px.size());
+}
+
+// The cache may decode JPEGs straight to the small size (DCT scaling) rather than decode + resize,
+// so cached pixels are close to, not equal to, read_dicom + resize_image: match the nearest image.
+// Synthetic images differ from each other by far more than the two decoding paths do.
+constexpr double kSameImageTolerance = 2.0;  // mean absolute grey-level difference
+
+struct OracleImage {
+  std::string id;
+  Image8 image;  // read_dicom + resize_image to kScoreSize
+  Mask truth;    // label CSV decoded at the source size, resize_mask to kScoreSize
+};
 
 Mask mirror(const Mask& m) {
   Mask out(m.rows, m.cols);
@@ -84,7 +101,7 @@ class EvaluationGlueTest : public ::testing::Test {
       auto mask = decode_label_mask(*label, label_options, "train-rle.csv");
       ASSERT_TRUE(mask) << mask.error().message;
       const Mask small = resize_mask(mask.value(), kScoreSize, kScoreSize);
-      truth_by_image_[key_of(resize_image(d->image, kScoreSize, kScoreSize))] = small;
+      oracle_.push_back({d->meta.sop_instance_uid, resize_image(d->image, kScoreSize, kScoreSize), small});
       truth_by_id_[d->meta.sop_instance_uid] = small;
     }
   }
@@ -94,6 +111,7 @@ class EvaluationGlueTest : public ::testing::Test {
     ImageSelection s;
     s.csv = root_ / "train-rle.csv";
     s.dicom_dir = root_ / "dicom";
+    s.cache_dir = root_ / "cache";  // hermetic: nothing under ~/.cache
     return s;
   }
 
@@ -103,16 +121,29 @@ class EvaluationGlueTest : public ::testing::Test {
     return selected ? std::move(selected.value()) : SelectedImages{};
   }
 
+  // The oracle image nearest to `img`, or nullptr when none is within kSameImageTolerance.
+  static const OracleImage* recognise(const Image8& img) {
+    const OracleImage* best = nullptr;
+    double best_diff = kSameImageTolerance;
+    for (const auto& o : oracle_) {
+      const double d = mean_abs_diff(o.image, img);
+      if (d < best_diff) {
+        best_diff = d;
+        best = &o;
+      }
+    }
+    return best;
+  }
+
   // A predictor that recognises each image by its pixels and answers with transform(truth).
   template <typename Transform>
   static PredictFunction oracle(Transform transform) {
     return [transform](const std::vector<Image8>& images) -> Result<std::vector<ImagePrediction>> {
       std::vector<ImagePrediction> out;
       for (const auto& img : images) {
-        auto it = truth_by_image_.find(key_of(img));
-        if (it == truth_by_image_.end()) return fail(ErrorCode::kInternal, "oracle: unknown image");
-        const Mask m = transform(it->second);
-        out.push_back(prediction_from_mask(m, count_nonzero(it->second) > 0 ? 0.9f : 0.1f));
+        const OracleImage* o = recognise(img);
+        if (o == nullptr) return fail(ErrorCode::kInternal, "oracle: unknown image");
+        out.push_back(prediction_from_mask(transform(o->truth), count_nonzero(o->truth) > 0 ? 0.9f : 0.1f));
       }
       return out;
     };
@@ -120,7 +151,7 @@ class EvaluationGlueTest : public ::testing::Test {
 
   static inline fs::path root_;
   static inline int positives_ = 0;
-  static inline std::map<std::string, Mask> truth_by_image_;
+  static inline std::vector<OracleImage> oracle_;
   static inline std::map<std::string, Mask> truth_by_id_;
 };
 
@@ -133,9 +164,18 @@ TEST_F(EvaluationGlueTest, SelectionMatchesTheIndependentDecoding) {
     ASSERT_TRUE(truth_by_id_.count(s.ids[i])) << s.ids[i];
     EXPECT_EQ(s.truths[i], truth_by_id_.at(s.ids[i])) << s.ids[i];  // same mask, same orientation
     EXPECT_EQ(s.truth_labels[i], count_nonzero(s.truths[i]) > 0);
-    auto it = truth_by_image_.find(key_of(s.images[i]));
-    ASSERT_NE(it, truth_by_image_.end()) << "cached image of " << s.ids[i] << " differs from read_dicom + resize";
-    EXPECT_EQ(it->second, s.truths[i]) << "image and truth of " << s.ids[i] << " belong to different images";
+    const OracleImage* o = recognise(s.images[i]);
+    ASSERT_NE(o, nullptr) << "cached image of " << s.ids[i] << " is far from read_dicom + resize_image";
+    EXPECT_EQ(o->id, s.ids[i]) << "cached image and id belong to different DICOMs";
+    // Recognition is unambiguous: no other image comes anywhere near.
+    const auto near = std::count_if(oracle_.begin(), oracle_.end(), [&](const OracleImage& other) {
+      return mean_abs_diff(other.image, s.images[i]) < 4 * kSameImageTolerance;
+    });
+    std::vector<double> d;
+    for (const auto& other : oracle_) d.push_back(mean_abs_diff(other.image, s.images[i]));
+    std::sort(d.begin(), d.end());
+    EXPECT_EQ(near, 1) << s.ids[i] << " nearest " << d[0] << " second " << d[1];
+    EXPECT_EQ(o->truth, s.truths[i]) << "image and truth of " << s.ids[i] << " belong to different images";
   }
 }
 
@@ -158,6 +198,7 @@ TEST_F(EvaluationGlueTest, FoldSelectionIsTrainingsFold) {
     all.insert(s.ids.begin(), s.ids.end());
   }
   EXPECT_EQ(all.size(), static_cast<std::size_t>(kCount));
+  EXPECT_TRUE(fs::exists(root_ / "cache" / std::to_string(kScoreSize) / "manifest.json"));
 
   // From a folds.csv: a fold-2-only file selects exactly those images.
   std::vector<FoldEntry> only = folds.value();
@@ -274,6 +315,18 @@ TEST_F(EvaluationGlueTest, EmptyPredictorWritesOutputsAndHardExamples) {
       EXPECT_TRUE(fs::exists(options.out_dir / png)) << png;
     }
   }
+}
+
+TEST(DefaultCacheDir, FollowsXdgAndNeverTheDataFolder) {
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old ? old : "";
+  ::setenv("XDG_CACHE_HOME", "/tmp/xdg-test", 1);
+  const fs::path a = default_cache_dir("/data/siim/dicom");
+  EXPECT_EQ(a.parent_path(), fs::path("/tmp/xdg-test/pneumo"));
+  EXPECT_EQ(a.filename().string().size(), 16u);
+  EXPECT_EQ(default_cache_dir("/data/siim/dicom"), a);  // deterministic
+  EXPECT_NE(default_cache_dir("/data/other/dicom"), a);
+  if (old) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
 }
 
 TEST_F(EvaluationGlueTest, MismatchedPredictionsAreErrors) {

@@ -37,7 +37,7 @@ struct ImageSelection {
   std::filesystem::path csv;        // train-rle.csv
   std::filesystem::path dicom_dir;  // searched recursively
   std::filesystem::path folds_csv;  // optional: folds.csv from `pneumo index` or a training run
-  std::filesystem::path cache_dir;  // default: <dicom_dir>/../.pneumo-cache, as `pneumo train`
+  std::filesystem::path cache_dir;  // default: default_cache_dir(dicom_dir), as `pneumo train`
   std::optional<int> fold;          // nullopt: every matched image
   int folds = 5;                    // used when folds_csv is empty
   std::uint64_t fold_seed = 42;
@@ -57,6 +57,10 @@ struct SelectedImages {
 // (kBadInput). Sources that fail to decode are listed in `skipped`, not errors.
 Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads,
                                             bool progress);
+
+// $XDG_CACHE_HOME (or ~/.cache)/pneumo/<FNV-1a hash of the DICOM folder's absolute path>: the
+// preprocess cache `pneumo train` fills by default; never inside the (often read-only) data folder.
+std::filesystem::path default_cache_dir(const std::filesystem::path& dicom_dir);
 
 using PredictFunction = std::function<Result<std::vector<ImagePrediction>>(const std::vector<Image8>&)>;
 
