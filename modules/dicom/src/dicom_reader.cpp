@@ -9,6 +9,12 @@
 //  - everything else (10/12/16-bit, rescale, VOI window or LUT): DCMTK's DicomImage applies the
 //    Modality LUT, then the first VOI window, else the first VOI LUT, else a min-max window, and
 //    renders 8 bits (MONOCHROME1 inverted by DCMTK's presentation pipeline).
+//
+// read_dicom_resized adds a target size: a JPEG baseline/extended frame on the first path is
+// decoded at 1/2, 1/4 or 1/8 in the DCT domain (the largest reduction that divides the stored
+// size and whose result still covers the target), then whatever was decoded is area-resized to the exact target (OpenCV INTER_AREA;
+// bilinear when enlarging), as transforms' resize_image does. MONOCHROME1 is inverted before the
+// resize, so a non-JPEG file gives exactly read_dicom + resize_image.
 #include <dcmtk/config/osconfig.h>  // must come first
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -24,6 +30,9 @@
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <array>
@@ -291,16 +300,41 @@ const Uint8* jpeg_stream(DcmPixelData& pixels, E_TransferSyntax xfer, std::vecto
   return joined.empty() ? nullptr : joined.data();
 }
 
+// The target size of read_dicom_resized; none for read_dicom.
+struct Target {
+  int rows = 0;
+  int cols = 0;
+};
+
+// The largest DCT-domain reduction (8, 4, 2, else 1) that still leaves at least target pixels on
+// both axes, so that the final resize only ever shrinks (or keeps) what was decoded. The stored
+// size must be a multiple of the reduction: libjpeg rounds a partial block up (101 rows -> 51 at
+// 1/2, i.e. 102 source rows' worth), which would shift the geometry against an area resize of the
+// 101 real rows by up to half a pixel.
+int jpeg_scale_denom(const DicomMeta& m, const std::optional<Target>& target) {
+  if (!target) return 1;
+  for (int denom : {8, 4, 2}) {
+    if (m.rows % denom == 0 && m.cols % denom == 0 && detail::scaled_extent(m.rows, denom) >= target->rows &&
+        detail::scaled_extent(m.cols, denom) >= target->cols) {
+      return denom;
+    }
+  }
+  return 1;
+}
+
+// Decodes the stored 8-bit frame into `out`: full size, or smaller (DCT scaling, see
+// jpeg_scale_denom) when a target is given and the frame is JPEG baseline/extended.
 Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pixels,
-                          const DicomMeta& m, Image8& out) {
-  out = Image8(m.rows, m.cols);
+                          const DicomMeta& m, const std::optional<Target>& target, Image8& out) {
   bool decoded = false;
   const E_TransferSyntax xfer = ds.getOriginalXfer();
   if (xfer == EXS_JPEGProcess1 || xfer == EXS_JPEGProcess2_4) {
     std::vector<Uint8> joined;
     std::size_t size = 0;
     if (const Uint8* stream = jpeg_stream(pixels, xfer, joined, size)) {
-      const auto outcome = detail::decode_jpeg_gray8(stream, size, m.rows, m.cols, out.px.data());
+      const int denom = jpeg_scale_denom(m, target);
+      out = Image8(detail::scaled_extent(m.rows, denom), detail::scaled_extent(m.cols, denom));
+      const auto outcome = detail::decode_jpeg_gray8(stream, size, m.rows, m.cols, out.px.data(), denom);
       if (outcome.kind == detail::JpegOutcome::kCorrupt) {
         return fail(ErrorCode::kBadInput, display(path) + ": cannot decode pixel data (" +
                                               m.transfer_syntax_name + "): " + outcome.message);
@@ -309,6 +343,7 @@ Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pi
     }
   }
   if (!decoded) {  // DCMTK's decoders (and plain copies for uncompressed data)
+    out = Image8(m.rows, m.cols);
     Uint32 start_fragment = 0;
     OFString colour_model;
     const OFCondition cond = pixels.getUncompressedFrame(&ds, /*frameNo=*/0, start_fragment, out.px.data(),
@@ -345,15 +380,19 @@ Status decode_windowed(const fs::path& path, DcmFileFormat& file, const DicomMet
   return ok_status();
 }
 
-}  // namespace
-
-Result<DicomMeta> read_dicom_meta(const std::filesystem::path& path) {
-  DcmFileFormat file;
-  if (auto st = load(path, file, /*header_only=*/true); !st) return st.error();
-  return extract_meta(file);
+// Area averaging when shrinking on both axes, else bilinear; a copy-free no-op at the same size.
+// The same choice as transforms' resize_image, which dicom does not depend on.
+void resize_to(Image8& image, const Target& target) {
+  if (image.rows == target.rows && image.cols == target.cols) return;
+  const bool shrinking = target.rows <= image.rows && target.cols <= image.cols;
+  Image8 out(target.rows, target.cols);
+  const cv::Mat src(image.rows, image.cols, CV_8UC1, image.px.data());
+  cv::Mat dst(out.rows, out.cols, CV_8UC1, out.px.data());
+  cv::resize(src, dst, dst.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  image = std::move(out);
 }
 
-Result<DicomImage> read_dicom(const std::filesystem::path& path) {
+Result<DicomImage> read_pixels(const fs::path& path, const std::optional<Target>& target) {
   DcmFileFormat file;
   if (auto st = load(path, file, /*header_only=*/false); !st) return st.error();
   DicomImage result;
@@ -364,10 +403,29 @@ Result<DicomImage> read_dicom(const std::filesystem::path& path) {
   auto pixels = find_pixel_data(path, ds, m);
   if (!pixels) return pixels.error();
   Status decoded = stored_values_are_final(ds, m)
-                       ? decode_stored_8bit(path, ds, **pixels, m, result.image)
+                       ? decode_stored_8bit(path, ds, **pixels, m, target, result.image)
                        : decode_windowed(path, file, m, result.image);
   if (!decoded) return decoded.error();
+  if (target) resize_to(result.image, *target);
   return result;
+}
+
+}  // namespace
+
+Result<DicomMeta> read_dicom_meta(const std::filesystem::path& path) {
+  DcmFileFormat file;
+  if (auto st = load(path, file, /*header_only=*/true); !st) return st.error();
+  return extract_meta(file);
+}
+
+Result<DicomImage> read_dicom(const std::filesystem::path& path) { return read_pixels(path, std::nullopt); }
+
+Result<DicomImage> read_dicom_resized(const std::filesystem::path& path, int target_rows, int target_cols) {
+  if (target_rows <= 0 || target_cols <= 0) {
+    return fail(ErrorCode::kInvalidArgument, display(path) + ": target size " + std::to_string(target_rows) + "x" +
+                                                 std::to_string(target_cols) + ", expected positive rows and columns");
+  }
+  return read_pixels(path, Target{target_rows, target_cols});
 }
 
 std::optional<double> parse_patient_age(std::string_view text) {

@@ -30,7 +30,7 @@ void on_message(j_common_ptr cinfo, int level) {
 }  // namespace
 
 JpegOutcome decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
-                              std::uint8_t* out) {
+                              std::uint8_t* out, int scale_denom) {
   // No object with a destructor may live in this frame across setjmp/longjmp.
   jpeg_decompress_struct cinfo;
   ErrorManager err;
@@ -57,9 +57,18 @@ JpegOutcome decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int ro
   }
   cinfo.out_color_space = JCS_GRAYSCALE;
   cinfo.dct_method = JDCT_ISLOW;  // the IJG default DCMTK uses: identical output
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = static_cast<unsigned int>(scale_denom);
+  jpeg_calc_output_dimensions(&cinfo);
+  const int out_cols = scaled_extent(cols, scale_denom);
+  if (static_cast<int>(cinfo.output_height) != scaled_extent(rows, scale_denom) ||
+      static_cast<int>(cinfo.output_width) != out_cols) {
+    jpeg_destroy_decompress(&cinfo);  // a libjpeg that rounds differently: `out` has the wrong size
+    return {JpegOutcome::kNotHandled, "libjpeg's scaled output size differs from the expected one"};
+  }
   jpeg_start_decompress(&cinfo);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out + static_cast<std::size_t>(cinfo.output_scanline) * cols;
+    JSAMPROW row = out + static_cast<std::size_t>(cinfo.output_scanline) * out_cols;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);

@@ -23,7 +23,9 @@ namespace pneumo {
 namespace {
 
 // Bump when the decoding/resizing of cached files changes, so old caches are rebuilt.
-constexpr int kCacheFormatVersion = 1;
+// 2: images come from read_dicom_resized (JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain, then
+//    area-resized), no longer read_dicom + resize_image.
+constexpr int kCacheFormatVersion = 2;
 
 struct Fingerprint {
   std::uintmax_t source_bytes = 0;
@@ -132,16 +134,20 @@ Status write_manifest(const fs::path& path, int size, const std::unordered_map<s
 
 // Decodes, resizes and writes one source. Errors carry the image id.
 Result<CacheEntry> build_entry(const SampleSource& source, const fs::path& dir, int size) {
-  auto decoded = read_dicom(source.dicom_path);
+  // Decoded straight to the cache size (DCT-domain scaling for JPEG): the mask is decoded at the
+  // source size from the header's Rows/Columns and area-resized below.
+  auto decoded = read_dicom_resized(source.dicom_path, /*target_rows=*/size, /*target_cols=*/size);
   if (!decoded) return decoded.error();
-  const Image8& image = decoded->image;
-  if (image.empty()) return fail(ErrorCode::kBadInput, source.dicom_path.string() + ": image has no pixels");
-  Mask mask(image.rows, image.cols);
+  const DicomMeta& meta = decoded->meta;
+  if (decoded->image.empty() || meta.rows <= 0 || meta.cols <= 0) {
+    return fail(ErrorCode::kBadInput, source.dicom_path.string() + ": image has no pixels");
+  }
+  Mask mask(meta.rows, meta.cols);
   for (size_t i = 0; i < source.rle_rows.size(); ++i) {
     if (is_empty_rle(source.rle_rows[i])) continue;
     if (auto st = decode_rle_into(trim(source.rle_rows[i]), mask, RleFormat::kRelative); !st) {
-      return fail(st.error().code, "RLE row " + std::to_string(i + 1) + " for a " + std::to_string(image.rows) + "x" +
-                                       std::to_string(image.cols) + " image: " + st.error().message);
+      return fail(st.error().code, "RLE row " + std::to_string(i + 1) + " for a " + std::to_string(meta.rows) + "x" +
+                                       std::to_string(meta.cols) + " image: " + st.error().message);
     }
   }
   CacheEntry e;
@@ -149,10 +155,10 @@ Result<CacheEntry> build_entry(const SampleSource& source, const fs::path& dir, 
   e.image_png = dir / (source.image_id + ".png");
   e.mask_png = dir / (source.image_id + "_mask.png");
   e.rows = e.cols = size;
-  e.source_rows = image.rows;
-  e.source_cols = image.cols;
+  e.source_rows = meta.rows;
+  e.source_cols = meta.cols;
   e.positive = count_nonzero(mask) > 0;
-  const Image8 small = resize_image(image, size, size);
+  const Image8& small = decoded->image;
   Mask small_mask = resize_mask(mask, size, size);
   e.mask_pixels = count_nonzero(small_mask);
   for (auto& v : small_mask.px) v = v ? 255 : 0;
