@@ -17,19 +17,6 @@ namespace fs = std::filesystem;
 
 namespace pneumo {
 
-fs::path default_cache_dir(const fs::path& dicom_dir) {
-  // Same formula as pneumo train's default (modules/train/src/trainer.cpp), so eval and tune reuse
-  // the cache training filled.
-  std::error_code ec;
-  const fs::path absolute = fs::weakly_canonical(fs::absolute(dicom_dir, ec), ec);
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path root = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : "/tmp") / ".cache";
-  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a of the folder path
-  for (unsigned char ch : absolute.string()) hash = (hash ^ ch) * 1099511628211ULL;
-  return root / "pneumo" / fmt::format("{:016x}", hash);
-}
-
 Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads, bool progress) {
   if (size < 8) return fail(ErrorCode::kInvalidArgument, fmt::format("scoring size {}: expected >= 8", size));
   if (selection.csv.empty()) return fail(ErrorCode::kInvalidArgument, "--csv FILE is required");

@@ -132,19 +132,6 @@ Result<PreparedData> prepare_data(TrainConfig& c, const fs::path& run_dir, Distr
   return data;
 }
 
-// $XDG_CACHE_HOME (or ~/.cache)/pneumo/<hash of the DICOM folder's absolute path>: shared by every
-// run on the same data, and never inside the data folder (often read-only, or someone else's).
-fs::path default_cache_dir(const fs::path& dicom_dir) {
-  std::error_code ec;
-  const fs::path absolute = fs::weakly_canonical(fs::absolute(dicom_dir, ec), ec);
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const fs::path root = xdg && *xdg ? fs::path(xdg) : fs::path(home && *home ? home : "/tmp") / ".cache";
-  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a of the folder path
-  for (unsigned char ch : absolute.string()) hash = (hash ^ ch) * 1099511628211ULL;
-  return root / "pneumo" / fmt::format("{:016x}", hash);
-}
-
 torch::Tensor image_labels(const TrainConfig& c, const torch::Tensor& masks) {
   auto area = masks.sum({1, 2, 3});
   return (area > static_cast<double>(c.model.joint.positive_area_threshold)).to(torch::kFloat32).unsqueeze(1);

@@ -30,6 +30,7 @@
 #include "pneumo/core/image.hpp"
 #include "pneumo/core/result.hpp"
 #include "pneumo/infer/predictor.hpp"
+#include "pneumo/pipeline/cache.hpp"  // default_cache_dir
 
 namespace pneumo {
 
@@ -57,10 +58,6 @@ struct SelectedImages {
 // (kBadInput). Sources that fail to decode are listed in `skipped`, not errors.
 Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads,
                                             bool progress);
-
-// $XDG_CACHE_HOME (or ~/.cache)/pneumo/<FNV-1a hash of the DICOM folder's absolute path>: the
-// preprocess cache `pneumo train` fills by default; never inside the (often read-only) data folder.
-std::filesystem::path default_cache_dir(const std::filesystem::path& dicom_dir);
 
 using PredictFunction = std::function<Result<std::vector<ImagePrediction>>(const std::vector<Image8>&)>;
 

@@ -15,7 +15,9 @@
 // sources not in this run are kept in the manifest, so one cache can serve several source lists.
 // Masks are the union of the rows, decoded as SIIM relative RLE at the DICOM's own size, and
 // resized with pneumo::resize_mask (area + threshold 0.5, tiny lesions kept); images with
-// pneumo::resize_image (area averaging). Every file is written atomically (temp + rename).
+// pneumo::read_dicom_resized (JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain, then area
+// averaging to the exact size; other codecs: full decode + area averaging).
+// Every file is written atomically (temp + rename).
 // Thread-safety: build_cache uses `threads` workers internally; do not run two builds on the
 // same cache directory at once (the manifest is read at the start and written at the end).
 #pragma once
@@ -70,6 +72,11 @@ struct CacheBuild {
 // Fails only when the cache directory cannot be created or the manifest cannot be written, or
 // when options are invalid (size < 8).
 Result<CacheBuild> build_cache(const std::vector<SampleSource>& sources, const CacheOptions& options);
+
+// Where `pneumo train`, `eval` and `tune` keep the cache unless told otherwise:
+// $XDG_CACHE_HOME (or ~/.cache)/pneumo/<FNV-1a hash of the DICOM folder's absolute path>. Never
+// inside the data folder, which is often read-only or someone else's.
+std::filesystem::path default_cache_dir(const std::filesystem::path& dicom_dir);
 
 // The source fingerprint stored in the manifest: hash of the RLE rows (FNV-1a 64, rows trimmed,
 // empty and "-1" rows ignored, sorted so row order does not matter), as 16 hex digits.
