@@ -4,6 +4,7 @@
 #include "command.hpp"
 
 #ifdef PNEUMO_HAVE_TORCH
+#include "model_selection_flags.hpp"
 #include "pneumo/infer/evaluation.hpp"
 #endif
 
@@ -12,15 +13,9 @@ namespace pneumo::cli {
 #ifdef PNEUMO_HAVE_TORCH
 namespace {
 
-struct EvalFlags {
-  std::vector<std::string> models;
-  std::string data, csv, folds_csv, cache_dir, out, device = "cpu";
-  std::optional<int> fold;
-  int folds = 5;
-  std::uint64_t fold_seed = 42;
-  int batch = 8;
+struct EvalFlags : ModelSelectionFlags {
+  std::string out;
   std::size_t gallery = 12;
-  bool tta = false;
   bool size_from_model = false;
 };
 
@@ -49,39 +44,18 @@ void add_eval_command(CLI::App& app, Action& action) {
       "eval", "Score model files on labelled DICOMs (a validation fold or all): eval.json, report.md with ROC/PR, "
               "threshold sweep, Dice histogram and confusion plots, FP/FN/lowest-Dice overlay galleries and "
               "hard_examples.csv. Scored at the model input size, on the images and masks training uses.");
-  cmd->add_option("--model", f->models, "Model file(s): several segmenters are averaged; a classifier is a gate")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--data", f->data, "Directory of DICOMs (searched recursively)")->required();
-  cmd->add_option("--csv", f->csv, "train-rle.csv")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--fold", f->fold, "Evaluate this fold only (default: every matched image)");
-  cmd->add_option("--folds-csv", f->folds_csv, "Folds from `pneumo index` or RUN_DIR/folds.csv")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--folds", f->folds, "Number of folds when computed as `pneumo train` does")->capture_default_str();
-  cmd->add_option("--fold-seed", f->fold_seed, "Seed of the computed folds")->capture_default_str();
-  cmd->add_option("--cache-dir", f->cache_dir, "Preprocess cache (default ~/.cache/pneumo/<hash of DATA>, as train)");
-  cmd->add_flag("--tta", f->tta, "Horizontal-flip test-time augmentation");
+  add_model_selection_flags(cmd, *f, "Model file(s): several segmenters are averaged; a classifier is a gate",
+                            "Evaluate this fold only (default: every matched image)",
+                            "Horizontal-flip test-time augmentation");
   cmd->add_flag("--size-from-model", f->size_from_model,
                 "Score at the model's input size (always so; accepted for scripts that spell it out)");
-  cmd->add_option("--batch", f->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--gallery", f->gallery, "Overlays per gallery (fp, fn, lowest)")->capture_default_str();
-  cmd->add_option("--device", f->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_option("--out", f->out, "Output directory")->required();
   cmd->callback([f, &action] {
     action = [f]() -> int {
       EvalRunOptions o;
-      o.selection.csv = f->csv;
-      o.selection.dicom_dir = f->data;
-      o.selection.folds_csv = f->folds_csv;
-      o.selection.cache_dir = f->cache_dir;
-      o.selection.fold = f->fold;
-      o.selection.folds = f->folds;
-      o.selection.fold_seed = f->fold_seed;
-      o.predictor.model_files.assign(f->models.begin(), f->models.end());
-      o.predictor.device = f->device;
-      o.predictor.threads = resolved_threads();
-      o.predictor.batch = f->batch;
-      o.predictor.hflip_tta = f->tta;
+      o.selection = to_image_selection(*f);
+      o.predictor = to_predictor_options(*f);
       o.out_dir = f->out;
       o.gallery_size = f->gallery;
       o.progress = !global_options().quiet;
