@@ -2,11 +2,12 @@
 # Side-by-side benchmarks: each case runs a pneumo binary and its Python peer in one run and
 # prints a table (case, pneumo time, python time, speed-up = python/pneumo, goal).
 #
-#   bench/run.sh [--quick] [--only NAME]      NAME: a case group (rle, dicom, csv-index) or a
-#                                             single case (rle/numpy)
+#   bench/run.sh [--quick] [--only NAME]      NAME: a case group (rle, dicom, csv-index, forward,
+#                                             train-step, loader, predict) or one case (rle/numpy)
 #
 # Builds nothing: it runs the binaries in $PNEUMO_BUILD_DIR/bench (default build/bench; build
-# them with `cmake --build build --target bench_all`). Data from $PNEUMO_SHARED_DATA (default
+# them with `cmake --build build --target bench_all`; forward, train-step and predict need a
+# PNEUMO_WITH_TORCH build, predict also the pneumo binary). Data from $PNEUMO_SHARED_DATA (default
 # ../shared/data next to the checkout); a case whose data or binary is missing prints a skip
 # line. Python peers run with $PNEUMO_PYTHON (default /usr/bin/python3, Debian's packages).
 # Results: $PNEUMO_BUILD_DIR/bench-results.json. Exit status 1 when a side failed or the two
@@ -39,9 +40,10 @@ NPROC="$(nproc)"
 RESULTS="$BUILD_DIR/bench-results.json"
 RECORDS="$(mktemp)"
 STDERR_LOG="$(mktemp)"
-trap 'rm -f "$RECORDS" "$STDERR_LOG"' EXIT
+WORK="$(mktemp -d)"  # model files and reference tensors the torch cases hand to their peers
+trap 'rm -rf "$RECORDS" "$STDERR_LOG" "$WORK"' EXIT
 
-CASES=(rle dicom csv-index)
+CASES=(rle dicom csv-index forward train-step loader predict)
 
 # --- plumbing ---------------------------------------------------------------------------------
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RECORDS"; }
@@ -147,6 +149,82 @@ case_csv_index() {
   pair csv-index/validate "" "pneumo also decodes and checks every RLE; pandas does the same as above" \
     -- "$BIN/bench_csv_index" --csv "$csv" --validate --reps "$reps" \
     -- "$PY" "$PEERS/csv_index_peer.py" --csv "$csv" --reps "$reps"
+}
+
+# The torch cases: bench_torch writes a seeded pneumo model file and its inputs (+ outputs) to
+# $WORK; the peer rebuilds the same network in PyTorch from that file (torch_unet.py) and fails
+# its check unless its outputs / losses match pneumo's. Threads: all cores on both sides.
+case_forward() {
+  need_python forward torch || return 0
+  local reps warmup
+  reps="$(quick 20 5)"
+  warmup="$(quick 3 1)"
+  pair forward/512px 1.25 "MobileNetV2 U-Net (unet, mobilenet_v2, 1 channel, default decoder), 512x512 batch 1, eval + InferenceMode, $NPROC threads each; speed-up goal 1.25x = pneumo time <= 0.8x python" \
+    -- "$BIN/bench_torch" forward --size 512 --batch 1 --in-channels 1 --reps "$reps" --warmup "$warmup" --threads "$NPROC" \
+       --model-out "$WORK/forward.pneumo" --reference-out "$WORK/forward-ref.pt" \
+    -- "$PY" "$PEERS/torch_peer.py" forward --model "$WORK/forward.pneumo" --reference "$WORK/forward-ref.pt" \
+       --reps "$reps" --warmup "$warmup" --threads "$NPROC"
+}
+
+case_train_step() {
+  need_python train-step torch || return 0
+  local reps warmup
+  reps="$(quick 6 2)"
+  warmup="$(quick 2 1)"
+  pair train-step/256px 1 "same network, 256x256 batch 4, train mode: forward + BCE + Dice + backward + AdamW(1e-3, wd 1e-4); every step's loss must match" \
+    -- "$BIN/bench_torch" train-step --size 256 --batch 4 --in-channels 1 --reps "$reps" --warmup "$warmup" --threads "$NPROC" \
+       --model-out "$WORK/train.pneumo" --reference-out "$WORK/train-ref.pt" \
+    -- "$PY" "$PEERS/torch_peer.py" train-step --model "$WORK/train.pneumo" --reference "$WORK/train-ref.pt" \
+       --reps "$reps" --warmup "$warmup" --threads "$NPROC"
+}
+
+case_loader() {
+  need_python loader numpy cv2 torch || return 0
+  local batches reps
+  batches="$(quick 40 10)"
+  reps="$(quick 3 1)"
+  pair loader/synthetic 2 "64 synthetic 256x256 samples in RAM, heavy augmentation, batch 16 x $batches, $NPROC loader threads vs DataLoader($NPROC workers)" \
+    -- "$BIN/bench_loader" --synthetic 64 --size 256 --batch 16 --batches "$batches" --workers "$NPROC" --reps "$reps" \
+       --list-out "$WORK/loader-synthetic.tsv" \
+    -- "$PY" "$PEERS/loader_peer.py" --list "$WORK/loader-synthetic.tsv" --batch 16 --batches "$batches" \
+       --workers "$NPROC" --reps "$reps"
+  local dir="$DATA/siim/dicom-1k" csv="$DATA/siim/train-rle.csv"
+  need_data loader/dicom-1k "$dir" || return 0
+  pair loader/dicom-1k 2 "the 1,000 real SIIM images via pneumo's preprocess cache at 256 px (built once, untimed, in $BUILD_DIR/bench-cache), same settings" \
+    -- "$BIN/bench_loader" --dicom-dir "$dir" --csv "$csv" --cache-dir "$BUILD_DIR/bench-cache" --size 256 --batch 16 \
+       --batches "$batches" --workers "$NPROC" --reps "$reps" --list-out "$WORK/loader-dicom.tsv" \
+    -- "$PY" "$PEERS/loader_peer.py" --list "$WORK/loader-dicom.tsv" --batch 16 --batches "$batches" \
+       --workers "$NPROC" --reps "$reps"
+}
+
+# End to end: both whole processes timed by bench_cli (start-up, model load, DICOM decode,
+# inference, masks, CSV); peak RSS is the process's.
+case_predict() {
+  local dir="$DATA/siim/dicom" pneumo="$BUILD_DIR/apps/pneumo/pneumo"
+  need_data predict "$dir" && need_python predict numpy cv2 pydicom torch || return 0
+  wanted predict/512px || return 0
+  if [ ! -x "$pneumo" ] || ! "$pneumo" predict --help 2>/dev/null | grep -q -- "--no-seg"; then
+    skip predict/512px "$pneumo has no 'predict' command with --no-seg (cmake --build $BUILD_DIR --target pneumo)"
+    return 0
+  fi
+  [ -x "$BIN/bench_torch" ] || { skip predict/512px "$BIN/bench_torch not built (it writes the model file)"; return 0; }
+  # Threshold 0.68: this random network's per-image maximum probability is ~0.66-0.69 on these
+  # files, so some images come out positive and some empty (a sharper check than "all positive").
+  "$BIN/bench_torch" save-model --size 512 --in-channels 1 --pixel-threshold 0.68 --model-out "$WORK/predict.pneumo" >/dev/null \
+    || { skip predict/512px "bench_torch save-model failed"; return 0; }
+  local files reps
+  files="$(find "$dir" -name '*.dcm' | wc -l)"
+  reps="$(quick 2 1)"  # one run of either side takes minutes on 2 busy cores
+  pair predict/512px 1.25 "$files DICOMs -> 512 px U-Net -> masks at 1024 + submission.csv, whole process (start-up and model load included), $NPROC threads" \
+    -- "$BIN/bench_cli" --side pneumo --items "$files" --csv "$WORK/predict-pneumo/submission.csv" --clean "$WORK/predict-pneumo" \
+       --reps "$reps" --warmup 0 \
+       "$pneumo" --quiet --threads "$NPROC" predict --model "$WORK/predict.pneumo" --input "$dir" \
+          --out "$WORK/predict-pneumo" --no-seg --no-sc \
+    -- "$BIN/bench_cli" --side python --items "$files" --csv "$WORK/predict-python/submission.csv" --clean "$WORK/predict-python" \
+       --reps "$reps" --warmup 0 \
+       --peer "predict_peer.py: pydicom + cv2.imdecode + cv2.resize + torch_unet.py (same model file) + threshold + masks + RLE CSV" \
+       "$PY" "$PEERS/predict_peer.py" --model "$WORK/predict.pneumo" --input "$dir" --out "$WORK/predict-python" \
+          --threads "$NPROC"
 }
 
 # --- main -------------------------------------------------------------------------------------
