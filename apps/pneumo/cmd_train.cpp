@@ -121,7 +121,7 @@ void add_train_command(CLI::App& app, Action& action) {
                "DenseNet121, VGG19, MobileNetV2) on SIIM-format data; writes RUN_DIR with checkpoints, "
                "metrics.csv, curves.png and model.pneumo. Multi-process: set RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT.");
   cmd->add_option("--config", flags->config_file, "JSON training config (flags override it)")->check(CLI::ExistingFile);
-  cmd->add_option("--resume", flags->resume_dir, "Continue the run in this directory from its last checkpoint")
+  cmd->add_option("--resume", flags->resume_dir, "Continue the run in this directory from its last checkpoint (with --epochs: to that many epochs)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--data", flags->data, "Directory of DICOMs (searched recursively)");
   cmd->add_option("--csv", flags->csv, "train-rle.csv");
@@ -164,6 +164,7 @@ void add_train_command(CLI::App& app, Action& action) {
       TrainRunOptions options;
       options.quiet = global_options().quiet;
       if (!flags->resume_dir.empty()) {
+        options.epochs_override = flags->epochs;
         auto summary = resume_training(flags->resume_dir, options);
         if (!summary) return report_error(summary.error());
         return print_summary(summary.value());

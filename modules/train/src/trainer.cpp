@@ -558,6 +558,14 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
       break;
     }
   }
+  if (main && !state.history.empty()) {
+    json extra = {{"metrics", epoch_to_json(state.history.back())},
+                  {"best_metric", metric_name},
+                  {"train_config", to_json(c)},
+                  {"train_images", summary.train_images},
+                  {"val_images", summary.val_images}};
+    if (auto st = save_model_file(run_dir / "last.pneumo", c.model, *net, extra); !st) return st.error();
+  }
   summary.history = state.history;
   summary.best_epoch = state.best_epoch;
   summary.best_metric = state.best_metric;
@@ -606,6 +614,13 @@ Result<TrainSummary> resume_training(const fs::path& run_dir, const TrainRunOpti
   }
   auto config = train_config_from_json(j, (run_dir / "config.json").string());
   if (!config) return config.error();
+  if (options.epochs_override) {
+    if (*options.epochs_override < 1) return fail(ErrorCode::kInvalidArgument, "--epochs must be >= 1");
+    config->epochs = *options.epochs_override;
+    if (auto st = write_file_atomic(run_dir / "config.json", to_json(config.value()).dump(2) + "\n"); !st) {
+      return st.error();
+    }
+  }
   if (!fs::exists(run_dir / "checkpoints" / "last.pt")) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("{}: no checkpoint yet (the run stopped before its first epoch ended); start it again",

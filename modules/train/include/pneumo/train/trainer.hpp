@@ -9,12 +9,14 @@
 //
 // RUN_DIR layout: config.json, folds.csv, metrics.csv, curves.png, train.log,
 // checkpoints/{last,best}.pt (model + optimiser + schedule + sampler + early-stopping state),
-// model.pneumo (the best epoch's weights with config, thresholds and metrics: all `predict` needs).
+// model.pneumo (the best epoch's weights with config, thresholds and metrics: all `predict` needs),
+// last.pneumo (the same for the latest weights, written when the run ends).
 // Several processes (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT) train one model
 // data-parallel; only rank 0 writes. Not thread-safe: one training per process.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,9 @@ struct TrainSummary {
 
 struct TrainRunOptions {
   bool quiet = false;  // no progress bars
+  // --resume only: train to this many epochs instead of the run's configured number (extend a
+  // finished run, or stop a long one early; with no epochs left it just writes last.pneumo).
+  std::optional<int> epochs_override;
 };
 
 Result<TrainSummary> run_training(const TrainConfig& config, const TrainRunOptions& options);
