@@ -164,6 +164,14 @@ case_forward() {
        --model-out "$WORK/forward.pneumo" --reference-out "$WORK/forward-ref.pt" \
     -- "$PY" "$PEERS/torch_peer.py" forward --model "$WORK/forward.pneumo" --reference "$WORK/forward-ref.pt" \
        --reps "$reps" --warmup "$warmup" --threads "$NPROC"
+  # One thread each: immune to OpenMP barrier stalls when other jobs share the cores (then the
+  # N-thread line mostly measures the machine's load), and the kernel choice differs (1x1 convs
+  # of batch 1 leave mkldnn for im2col + BLAS at one thread; see docs/benchmarks.md).
+  pair forward/512px-1-thread 1.25 "the same, one torch thread each side" \
+    -- "$BIN/bench_torch" forward --size 512 --batch 1 --in-channels 1 --reps "$(quick 10 3)" --warmup 1 --threads 1 \
+       --model-out "$WORK/forward1.pneumo" --reference-out "$WORK/forward1-ref.pt" \
+    -- "$PY" "$PEERS/torch_peer.py" forward --model "$WORK/forward1.pneumo" --reference "$WORK/forward1-ref.pt" \
+       --reps "$(quick 10 3)" --warmup 1 --threads 1
 }
 
 case_train_step() {
