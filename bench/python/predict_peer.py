@@ -12,11 +12,13 @@ submission (bench/run.sh times the whole process of both with bench_cli):
   per batch of --batch images: cv2.resize to the model's input_size (INTER_AREA), / 255,
       normalise_input, the same U-Net (torch_unet.py, weights from the pneumo model file) under
       torch.inference_mode, sigmoid;
-  per image: threshold (> pixel_threshold from the model file), mask back to the source size as
-      pneumo::resize_mask does (bilinear coverage >= 0.5), mask PNG (0/255) to OUT/masks/,
-      SIIM relative RLE (column-major) into OUT/submission.csv.
-Only plain thresholding is implemented: a model file asking for triplet thresholds or a minimum
-component area is rejected. Reading is single-process (the usual script); torch uses --threads.
+  per image: the model file's post-processing at the model size, as pneumo::apply_postprocess
+      does it (plain: p > pixel_threshold; triplet: empty unless >= triplet_min_area pixels have
+      p > top_threshold, then p > bottom_threshold; then 8-connected components smaller than
+      min_component_area removed), mask back to the source size as pneumo::resize_mask does
+      (bilinear coverage >= 0.5), mask PNG (0/255) to OUT/masks/, SIIM relative RLE
+      (column-major) into OUT/submission.csv.
+Reading is single-process (the usual script); torch uses --threads.
 """
 import argparse
 import glob
@@ -31,6 +33,7 @@ import torch
 from pydicom.encaps import generate_pixel_data_frame
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rle_peer  # noqa: E402
 import torch_unet  # noqa: E402
 
 # The 12 second-stage test files carry SOPInstanceUIDs like "ID_..." (not UID-shaped); pydicom
@@ -63,20 +66,26 @@ def mask_to_source(mask, rows, cols):
     return out
 
 
+def postprocess(prob, th):
+    """pneumo::apply_postprocess without a classifier gate (see modules/eval/.../postprocess.hpp)."""
+    if th.get("triplet"):
+        if int((prob > th["top_threshold"]).sum()) < th["triplet_min_area"]:
+            return np.zeros(prob.shape, np.uint8)
+        mask = (prob > th["bottom_threshold"]).astype(np.uint8)
+    else:
+        mask = (prob > th["pixel_threshold"]).astype(np.uint8)
+    min_area = th.get("min_component_area", 0)
+    if min_area > 1 and mask.any():
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        small = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] < min_area]
+        if small:
+            mask[np.isin(labels, small)] = 0
+    return mask
+
+
 def rle_encode(mask):
-    """SIIM relative RLE of a 0/1 mask, column-major (as rle_peer.py's numpy encoder)."""
-    flat = mask.T.ravel()
-    padded = np.zeros(flat.size + 2, dtype=np.uint8)
-    padded[1:-1] = flat
-    edges = np.flatnonzero(np.diff(padded))
-    if edges.size == 0:
-        return "-1"
-    starts, ends = edges[0::2], edges[1::2]
-    gaps = starts - np.concatenate(([0], ends[:-1]))
-    pairs = np.empty(2 * starts.size, dtype=np.int64)
-    pairs[0::2] = gaps
-    pairs[1::2] = ends - starts
-    return " ".join(map(str, pairs.tolist()))
+    """SIIM relative RLE of a 0/1 mask, column-major: rle_peer.py's numpy encoder on the transpose."""
+    return rle_peer.rle_encode_numpy(mask.T.ravel())
 
 
 def main():
@@ -91,10 +100,7 @@ def main():
 
     config, net = torch_unet.load_pneumo_model(args.model)
     th = config["thresholds"]
-    if th.get("triplet") or th.get("min_component_area", 0) > 1:
-        print("predict_peer.py: only plain thresholding is implemented", file=sys.stderr)
-        return 2
-    size, pixel_threshold = config["input_size"], th["pixel_threshold"]
+    size = config["input_size"]
     files = sorted(glob.glob(os.path.join(args.input, "**", "*.dcm"), recursive=True))
     os.makedirs(os.path.join(args.out, "masks"), exist_ok=True)
     rows = []
@@ -105,7 +111,7 @@ def main():
             x01 = torch.from_numpy(small.astype(np.float32) / np.float32(255.0)).unsqueeze(1)  # [N,1,S,S]
             probs = torch.sigmoid(net(torch_unet.normalise_input(config, x01))[0])[:, 0].numpy()
             for (image_id, px), prob in zip(batch, probs):
-                mask = mask_to_source((prob > pixel_threshold).astype(np.uint8), *px.shape)
+                mask = mask_to_source(postprocess(prob, th), *px.shape)
                 if not cv2.imwrite(os.path.join(args.out, "masks", image_id + ".png"), mask * 255):
                     raise OSError(f"cannot write the mask of {image_id}")
                 rows.append(f"{image_id},{rle_encode(mask)}")
