@@ -42,14 +42,14 @@ void add_eval_command(CLI::App& app, Action& action) {
   auto f = std::make_shared<EvalFlags>();
   CLI::App* cmd = app.add_subcommand(
       "eval", "Score model files on labelled DICOMs (a validation fold or all): eval.json, report.md with ROC/PR, "
-              "threshold sweep, Dice histogram and confusion plots, FP/FN/lowest-Dice overlay galleries and "
+              "threshold sweep, Dice histogram and confusion plots, FP/FN/lowest- and best-Dice overlay galleries and "
               "hard_examples.csv. Scored at the model input size, on the images and masks training uses.");
   add_model_selection_flags(cmd, *f, "Model file(s): several segmenters are averaged; a classifier is a gate",
                             "Evaluate this fold only (default: every matched image)",
                             "Horizontal-flip test-time augmentation");
   cmd->add_flag("--size-from-model", f->size_from_model,
                 "Score at the model's input size (always so; accepted for scripts that spell it out)");
-  cmd->add_option("--gallery", f->gallery, "Overlays per gallery (fp, fn, lowest)")->capture_default_str();
+  cmd->add_option("--gallery", f->gallery, "Overlays per gallery (fp, fn, lowest, best)")->capture_default_str();
   cmd->add_option("--out", f->out, "Output directory")->required();
   cmd->callback([f, &action] {
     action = [f]() -> int {

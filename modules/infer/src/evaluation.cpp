@@ -62,13 +62,17 @@ Result<std::vector<ThresholdSweepPoint>> threshold_sweep(const SelectedImages& s
 }
 
 // Positives (non-empty truth) by Dice ascending, then id (records are sorted by id already).
-std::vector<std::size_t> lowest_dice_positives(const EvaluationSummary& s, std::size_t limit) {
+// Positive images ranked by Dice (ascending, or descending for the best), up to limit.
+std::vector<std::size_t> positives_by_dice(const EvaluationSummary& s, std::size_t limit, bool best_first) {
   std::vector<std::size_t> idx;
   for (std::size_t i = 0; i < s.records.size(); ++i) {
     if (!s.records[i].truth_mask_empty()) idx.push_back(i);
   }
-  std::stable_sort(idx.begin(), idx.end(),
-                   [&](std::size_t a, std::size_t b) { return s.records[a].dice < s.records[b].dice; });
+  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+    return best_first ? s.records[a].dice > s.records[b].dice : s.records[a].dice < s.records[b].dice;
+  });
+  // The best gallery shows found lesions only: a missed one (Dice 0) belongs to fn.
+  if (best_first) std::erase_if(idx, [&](std::size_t i) { return s.records[i].dice <= 0; });
   if (idx.size() > limit) idx.resize(limit);
   return idx;
 }
@@ -205,7 +209,10 @@ Status write_galleries(const fs::path& dir, const SelectedImages& selected,
   for (std::size_t i = 0; i < selected.ids.size(); ++i) position[selected.ids[i]] = i;
   const EvaluationSummary& s = r.summary;
   const std::vector<std::pair<std::string, const std::vector<std::size_t>*>> galleries = {
-      {"fp", &s.false_positives}, {"fn", &s.false_negatives}, {"lowest", &r.lowest_dice_positives}};
+      {"fp", &s.false_positives},
+      {"fn", &s.false_negatives},
+      {"lowest", &r.lowest_dice_positives},
+      {"best", &r.best_dice_positives}};
   for (const auto& [name, indices] : galleries) {
     const fs::path sub = dir / name;
     if (auto st = ensure_directory(sub); !st) return st;
@@ -273,9 +280,10 @@ std::string format_report_md(const EvalReport& r, const EvalReportOptions& optio
   for (const auto& file : plots) md += fmt::format("![{}]({})\n\n", file, file);
   md += "## Galleries\n\nGreen: truth contour; red: prediction.\n\n";
   for (const auto& [name, files] : galleries) {
-    md += fmt::format("### {} ({} shown)\n\n", name == "fp"   ? "False positives"
-                                               : name == "fn" ? "False negatives"
-                                                              : "Lowest Dice among positives",
+    md += fmt::format("### {} ({} shown)\n\n", name == "fp"       ? "False positives"
+                                               : name == "fn"     ? "False negatives"
+                                               : name == "lowest" ? "Lowest Dice among positives"
+                                                                  : "Highest Dice among found lesions",
                       files.size());
     for (const auto& f : files) md += fmt::format("![{}](gallery/{}/{}) ", f, name, f);
     md += "\n\n";
@@ -323,7 +331,8 @@ Result<EvalReport> score_predictions(const SelectedImages& selected, const std::
   r.summary = evaluator.summary(options.gallery_size);
   const EvaluationSummary& s = r.summary;
   r.empty_baseline_dice = s.images ? static_cast<double>(s.negative_images) / static_cast<double>(s.images) : 0.0;
-  r.lowest_dice_positives = lowest_dice_positives(s, options.gallery_size);
+  r.lowest_dice_positives = positives_by_dice(s, options.gallery_size, /*best_first=*/false);
+  r.best_dice_positives = positives_by_dice(s, options.gallery_size, /*best_first=*/true);
   auto sweep = threshold_sweep(selected, predictions, options.postprocess, threads);
   if (!sweep) return sweep.error();
   r.threshold_sweep = std::move(sweep.value());
@@ -399,40 +408,23 @@ Status write_evaluation_outputs(const SelectedImages& selected, const std::vecto
 }
 
 Result<EvalReport> run_evaluation(const EvalRunOptions& options) {
-  auto predictor = Predictor::load(options.predictor);
-  if (!predictor) return predictor.error();
-  const int threads = options.predictor.threads > 0 ? options.predictor.threads : default_threads();
-  auto selected = load_selected_images(options.selection, predictor->input_size(), threads, options.progress);
-  if (!selected) return selected.error();
-  for (const auto& s : selected->skipped) spdlog::warn("skipped: {}", s);
-  auto predictions = predict_all([&](const std::vector<Image8>& batch) { return predictor->predict(batch); },
-                                 selected->images, static_cast<std::size_t>(options.predictor.batch), options.progress);
-  if (!predictions) return predictions.error();
+  auto run = predict_selection(options.predictor, options.selection, options.progress);
+  if (!run) return run.error();
+  const SelectedImages& selected = run->selected;
+  const std::vector<ImagePrediction>& predictions = run->predictions;
 
   EvalReportOptions report_options;
   report_options.out_dir = options.out_dir;
   report_options.gallery_size = options.gallery_size;
-  report_options.postprocess = predictor->postprocess();
-  report_options.models = predictor->models();
-  report_options.threads = threads;
-  json selection = {{"csv", options.selection.csv.string()}, {"data", options.selection.dicom_dir.string()}};
-  if (options.selection.fold) {
-    selection["fold"] = *options.selection.fold;
-    if (options.selection.folds_csv.empty()) {
-      selection["folds"] = options.selection.folds;
-      selection["fold_seed"] = options.selection.fold_seed;
-    } else {
-      selection["folds_csv"] = options.selection.folds_csv.string();
-    }
-  } else {
-    selection["fold"] = nullptr;  // every matched image
-  }
-  report_options.settings = {{"selection", selection},
+  report_options.postprocess = run->predictor.postprocess();
+  report_options.models = run->predictor.models();
+  report_options.threads = run->threads;
+  report_options.settings = {{"selection", selection_json(options.selection)},
                              {"hflip_tta", options.predictor.hflip_tta},
                              {"device", options.predictor.device}};
-  auto report = score_predictions(selected.value(), predictions.value(), report_options);
+  auto report = score_predictions(selected, predictions, report_options);
   if (!report) return report.error();
-  if (auto st = write_evaluation_outputs(selected.value(), predictions.value(), report.value(), report_options); !st) {
+  if (auto st = write_evaluation_outputs(selected, predictions, report.value(), report_options); !st) {
     return st.error();
   }
   for (const auto& w : report->warnings) spdlog::warn("{}", w);

@@ -1,6 +1,7 @@
 #include "pneumo/infer/selection.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -142,6 +143,37 @@ Result<std::vector<ImagePrediction>> predict_all(const PredictFunction& predict,
   }
   bar.finish();
   return out;
+}
+
+Result<PredictedSelection> predict_selection(const PredictorOptions& options, const ImageSelection& selection,
+                                             bool progress) {
+  auto predictor = Predictor::load(options);
+  if (!predictor) return predictor.error();
+  const int threads = options.threads > 0 ? options.threads : default_threads();
+  auto selected = load_selected_images(selection, predictor->input_size(), threads, progress);
+  if (!selected) return selected.error();
+  for (const auto& s : selected->skipped) spdlog::warn("skipped: {}", s);
+  auto predictions = predict_all([&](const std::vector<Image8>& batch) { return predictor->predict(batch); },
+                                 selected->images, static_cast<std::size_t>(options.batch), progress);
+  if (!predictions) return predictions.error();
+  return PredictedSelection{std::move(predictor.value()), std::move(selected.value()), std::move(predictions.value()),
+                            threads};
+}
+
+nlohmann::json selection_json(const ImageSelection& selection) {
+  nlohmann::json j = {{"csv", selection.csv.string()}, {"data", selection.dicom_dir.string()}};
+  if (!selection.fold) {
+    j["fold"] = nullptr;  // every matched image
+    return j;
+  }
+  j["fold"] = *selection.fold;
+  if (selection.folds_csv.empty()) {
+    j["folds"] = selection.folds;
+    j["fold_seed"] = selection.fold_seed;
+  } else {
+    j["folds_csv"] = selection.folds_csv.string();
+  }
+  return j;
 }
 
 }  // namespace pneumo

@@ -103,23 +103,20 @@ Result<TuneOutcome> tune_postprocess(const std::vector<EvalSample>& samples, con
 }
 
 Result<TuneRunResult> run_tuning(const TuneRunOptions& options) {
-  auto predictor = Predictor::load(options.predictor);
-  if (!predictor) return predictor.error();
-  const int threads = options.predictor.threads > 0 ? options.predictor.threads : default_threads();
-  auto selected = load_selected_images(options.selection, predictor->input_size(), threads, options.progress);
-  if (!selected) return selected.error();
-  for (const auto& s : selected->skipped) spdlog::warn("skipped: {}", s);
-  auto predictions = predict_all([&](const std::vector<Image8>& batch) { return predictor->predict(batch); },
-                                 selected->images, static_cast<std::size_t>(options.predictor.batch), options.progress);
-  if (!predictions) return predictions.error();
+  auto run = predict_selection(options.predictor, options.selection, options.progress);
+  if (!run) return run.error();
+  const int threads = run->threads;
+  const Predictor& predictor = run->predictor;
+  SelectedImages& selected = run->selected;
+  std::vector<ImagePrediction>& predictions = run->predictions;
 
-  std::vector<EvalSample> samples(predictions->size());
+  std::vector<EvalSample> samples(predictions.size());
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    samples[i].truth = std::move(selected->truths[i]);
-    samples[i].probs = std::move((*predictions)[i].probability_map);
-    samples[i].classifier_prob = (*predictions)[i].classifier_probability;
+    samples[i].truth = std::move(selected.truths[i]);
+    samples[i].probs = std::move(predictions[i].probability_map);
+    samples[i].classifier_prob = predictions[i].classifier_probability;
   }
-  auto outcome = tune_postprocess(samples, predictor->postprocess(), threads);
+  auto outcome = tune_postprocess(samples, predictor.postprocess(), threads);
   if (!outcome) return outcome.error();
 
   TuneRunResult result;
@@ -128,18 +125,15 @@ Result<TuneRunResult> run_tuning(const TuneRunOptions& options) {
   json top = json::array();
   for (const auto& row : o.top) top.push_back({{"params", to_json(row.params)}, {"mean_dice", row.mean_dice}});
   json models = json::array();
-  for (const auto& m : predictor->models()) models.push_back({{"path", m.path.string()}, {"sha256", m.sha256}});
-  json selection = {{"csv", options.selection.csv.string()}, {"data", options.selection.dicom_dir.string()}};
-  if (options.selection.fold) selection["fold"] = *options.selection.fold;
-  if (!options.selection.folds_csv.empty()) selection["folds_csv"] = options.selection.folds_csv.string();
+  for (const auto& m : predictor.models()) models.push_back({{"path", m.path.string()}, {"sha256", m.sha256}});
   json note = {{"dice_before", o.dice_before},
                {"dice_after", o.dice_after},
                {"images", o.images},
                {"positive_images", o.positives},
                {"grid_points", o.grid_points},
                {"hflip_tta", options.predictor.hflip_tta},
-               {"scoring_size", selected->size},
-               {"selection", selection}};
+               {"scoring_size", selected.size},
+               {"selection", selection_json(options.selection)}};
   result.json = note;
   result.json["current"] = to_json(o.current);
   result.json["best"] = to_json(o.best);
@@ -148,7 +142,7 @@ Result<TuneRunResult> run_tuning(const TuneRunOptions& options) {
   result.json["models"] = models;
 
   if (!options.dry_run && o.improved) {
-    const auto& infos = predictor->models();
+    const auto& infos = predictor.models();
     auto target = std::find_if(infos.begin(), infos.end(), [](const ModelFileInfo& m) { return m.arch != "classifier"; });
     if (target == infos.end()) return fail(ErrorCode::kInternal, "tune: no segmenter among the loaded models");
     if (auto st = store_postprocess_in_model_file(target->path, o.best, note); !st) return st.error();

@@ -255,6 +255,26 @@ TEST_F(EvaluationGlueTest, PerfectPredictorScoresOneAndMirroredDoesNot) {
   }
   EXPECT_NEAR(m->summary.mean_dice, sum / kCount, 1e-12);
   EXPECT_LT(m->summary.mean_dice_positive, 0.9);
+
+  // Galleries: "lowest" is the positives with the smallest Dice, "best" the found lesions with
+  // the largest, each ordered and nothing better (worse) left out.
+  const auto& records = m->summary.records;
+  std::vector<double> found, positive;
+  for (const auto& rec : records) {
+    if (rec.truth_mask_empty()) continue;
+    positive.push_back(rec.dice);
+    if (rec.dice > 0) found.push_back(rec.dice);
+  }
+  std::sort(found.rbegin(), found.rend());
+  std::sort(positive.begin(), positive.end());
+  std::vector<double> best, lowest;
+  for (std::size_t i : m->best_dice_positives) best.push_back(records[i].dice);
+  for (std::size_t i : m->lowest_dice_positives) lowest.push_back(records[i].dice);
+  found.resize(std::min(found.size(), options.gallery_size));
+  positive.resize(std::min(positive.size(), options.gallery_size));
+  EXPECT_EQ(best, found);
+  EXPECT_EQ(lowest, positive);
+  EXPECT_FALSE(best.empty());
 }
 
 TEST_F(EvaluationGlueTest, EmptyPredictorWritesOutputsAndHardExamples) {
@@ -306,6 +326,7 @@ TEST_F(EvaluationGlueTest, EmptyPredictorWritesOutputsAndHardExamples) {
   EXPECT_EQ(count_pngs(options.out_dir / "gallery" / "fn"), std::min(3, positives_));
   EXPECT_EQ(count_pngs(options.out_dir / "gallery" / "fp"), 0);
   EXPECT_EQ(count_pngs(options.out_dir / "gallery" / "lowest"), std::min(3, positives_));
+  EXPECT_EQ(count_pngs(options.out_dir / "gallery" / "best"), 0);  // every lesion was missed
   auto overlay = read_png_gray(*fs::directory_iterator(options.out_dir / "gallery" / "fn"));
   ASSERT_TRUE(overlay);
   EXPECT_GE(overlay->rows, 256);  // enlarged from 64 px

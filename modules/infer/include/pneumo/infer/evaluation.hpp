@@ -20,7 +20,7 @@
 // image_probability >= 0.5 are under "image_level".
 //
 // Out folder: eval.json (metrics, settings, model hashes, per-image areas and Dice), report.md, roc.png, pr.png, threshold_sweep.png, dice_histogram.png,
-// confusion.png (plots skipped with a warning when gnuplot is missing), gallery/{fp,fn,lowest}/
+// confusion.png (plots skipped with a warning when gnuplot is missing), gallery/{fp,fn,lowest,best}/
 // overlays (truth contour green, prediction red; the gallery folder is replaced), and
 // hard_examples.csv ("ImageId,reason,dice", for `pneumo train --hard-examples`).
 //
@@ -65,6 +65,7 @@ struct EvalReport {
   // probability maps (t = 0.05 .. 0.95).
   std::vector<ThresholdSweepPoint> threshold_sweep;
   std::vector<std::size_t> lowest_dice_positives;  // indices into summary.records, up to gallery_size
+  std::vector<std::size_t> best_dice_positives;    // found lesions, highest Dice first, up to gallery_size
   nlohmann::json json;                             // what eval.json holds
   std::vector<std::string> warnings;               // e.g. plots skipped; filled by write_evaluation_outputs
 };

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pneumo/core/image.hpp"
 #include "pneumo/core/result.hpp"
 #include "pneumo/infer/predictor.hpp"
@@ -65,5 +67,20 @@ using PredictFunction = std::function<Result<std::vector<ImagePrediction>>(const
 // order. Fails with predict's first error, or kInternal when it returns a wrong count.
 Result<std::vector<ImagePrediction>> predict_all(const PredictFunction& predict, const std::vector<Image8>& images,
                                                  std::size_t batch, bool progress);
+
+// What `pneumo eval` and `pneumo tune` both start with: the loaded Predictor, the selection
+// decoded at its input size (skipped sources logged as warnings) and its predictions over it.
+struct PredictedSelection {
+  Predictor predictor;
+  SelectedImages selected;
+  std::vector<ImagePrediction> predictions;  // one per selected image, in order
+  int threads = 1;                           // options.threads resolved (0 = all cores)
+};
+Result<PredictedSelection> predict_selection(const PredictorOptions& options, const ImageSelection& selection,
+                                             bool progress);
+
+// How the images were chosen, for eval.json / tune.json: csv, data, fold (null = every matched
+// image) and where the folds came from (folds_csv, or folds + fold_seed).
+nlohmann::json selection_json(const ImageSelection& selection);
 
 }  // namespace pneumo
