@@ -518,6 +518,10 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
       m.val_recall = v.summary.classification.recall;
       m.val_specificity = v.summary.classification.specificity;
       metric = classifier ? m.val_auc : m.val_dice;
+      // On data that is mostly negative (SIIM: ~78 %), a segmenter that finds nothing scores the
+      // share of negatives, which early epochs of a real run beat only later: such an epoch must
+      // never be "best", nor count as progress for the plateau schedule or early stopping.
+      if (!classifier && v.summary.positive_images > 0 && m.val_dice_positive <= 0) metric -= 1.0;
     }
     metric = dist.broadcast(metric);
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -9,7 +9,8 @@
 //
 // RUN_DIR layout: config.json, folds.csv, metrics.csv, curves.png, train.log,
 // checkpoints/{last,best}.pt (model + optimiser + schedule + sampler + early-stopping state),
-// model.pneumo (the best epoch's weights with config, thresholds and metrics: all `predict` needs),
+// model.pneumo (the best epoch by val Dice, among epochs that found at least one lesion when the
+// validation set has any; with config, thresholds and metrics: all `predict` needs),
 // last.pneumo (the same for the latest weights, written when the run ends).
 // Several processes (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT) train one model
 // data-parallel; only rank 0 writes. Not thread-safe: one training per process.
@@ -43,7 +44,7 @@ struct EpochMetrics {
 struct TrainSummary {
   std::vector<EpochMetrics> history;
   int best_epoch = 0;
-  double best_metric = 0;     // val Dice, or val AUC for classifiers
+  double best_metric = 0;     // val Dice (minus 1 for an epoch that found no lesion), or val AUC for classifiers
   std::string best_metric_name;
   bool stopped_early = false;
   std::filesystem::path model_file;
