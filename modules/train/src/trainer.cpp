@@ -517,11 +517,7 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
       m.val_accuracy = v.summary.classification.accuracy;
       m.val_recall = v.summary.classification.recall;
       m.val_specificity = v.summary.classification.specificity;
-      metric = classifier ? m.val_auc : m.val_dice;
-      // On data that is mostly negative (SIIM: ~78 %), a segmenter that finds nothing scores the
-      // share of negatives, which early epochs of a real run beat only later: such an epoch must
-      // never be "best", nor count as progress for the plateau schedule or early stopping.
-      if (!classifier && v.summary.positive_images > 0 && m.val_dice_positive <= 0) metric -= 1.0;
+      metric = selection_score(m, classifier, v.summary.positive_images);
     }
     metric = dist.broadcast(metric);
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -579,6 +575,11 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
 }
 
 }  // namespace
+
+double selection_score(const EpochMetrics& m, bool classifier, std::size_t val_positive_images) {
+  if (classifier) return m.val_auc;
+  return val_positive_images > 0 && m.val_dice_positive <= 0 ? m.val_dice - 1.0 : m.val_dice;
+}
 
 std::string format_metrics_csv(const std::vector<EpochMetrics>& history) {
   std::string out =

@@ -106,6 +106,28 @@ TEST(LrSchedule, PlateauDividesAfterPatienceAndStateRoundTrips) {
   EXPECT_NEAR(t.lr_at(4), 0.1, 1e-12);
 }
 
+TEST(ModelSelection, AnEpochThatFindsNoLesionNeverBeatsOneThatDoes) {
+  // Fold of 200 images, 40 positive: predicting nothing scores 160/200 = 0.8 Kaggle Dice.
+  EpochMetrics empty;
+  empty.val_dice = 0.8;
+  empty.val_dice_positive = 0.0;
+  empty.val_auc = 0.55;
+  EpochMetrics finding;
+  finding.val_dice = 0.79;
+  finding.val_dice_positive = 0.32;
+  finding.val_auc = 0.85;
+  EXPECT_GT(selection_score(finding, false, 40), selection_score(empty, false, 40));
+  EXPECT_DOUBLE_EQ(selection_score(finding, false, 40), 0.79);
+  // Among epochs that find lesions, plain Kaggle Dice decides.
+  EpochMetrics better = finding;
+  better.val_dice = 0.83;
+  EXPECT_GT(selection_score(better, false, 40), selection_score(finding, false, 40));
+  // A validation set without positives: nothing to find, Dice as is.
+  EXPECT_DOUBLE_EQ(selection_score(empty, false, 0), 0.8);
+  // Classifiers are chosen by AUC.
+  EXPECT_DOUBLE_EQ(selection_score(empty, true, 40), 0.55);
+}
+
 TEST(TrainConfig, JsonRoundTripAndUnknownKeys) {
   TrainConfig c = default_train_config();
   c.csv = "a.csv";

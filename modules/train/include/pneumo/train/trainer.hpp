@@ -62,6 +62,13 @@ struct TrainRunOptions {
 Result<TrainSummary> run_training(const TrainConfig& config, const TrainRunOptions& options);
 Result<TrainSummary> resume_training(const std::filesystem::path& run_dir, const TrainRunOptions& options);
 
+// The score that picks model.pneumo and drives the plateau schedule and early stopping: val AUC
+// for classifiers; for segmenters val Kaggle Dice, minus 1 when the validation set has positives
+// and the epoch found none of them (Dice on positives 0). On data that is mostly negative (SIIM:
+// ~78 %) a segmenter that predicts nothing scores the share of negatives, which early epochs of a
+// real run beat only later; such an epoch must never be "best".
+double selection_score(const EpochMetrics& m, bool classifier, std::size_t val_positive_images);
+
 // metrics.csv as written in RUN_DIR (header + one row per epoch).
 std::string format_metrics_csv(const std::vector<EpochMetrics>& history);
 
