@@ -13,8 +13,9 @@
 // save_model_file to M before anything is timed; the Python peer (bench/python/torch_peer.py)
 // rebuilds the same network from that file and the seeded inputs stored in R.
 //
-// forward: eval mode, torch::InferenceMode, `warmup` untimed forwards, then `reps` timed ones on
-// the same normalised input; R holds {"input01", "mask_logits"} for the peer's equivalence check.
+// forward: eval mode with BatchNorm folded into the convolutions as pneumo's Predictor runs it
+// (fold_batchnorm_for_inference, after the model file is written), torch::InferenceMode,
+// `warmup` untimed forwards, then `reps` timed ones on the same normalised input; R holds {"input01", "mask_logits"} for the peer's equivalence check.
 // train-step: train mode; one step = forward, BCE + Dice (pneumo::segmentation_loss), backward,
 // AdamW step (optimizer.zero_grad() first); `warmup` + `reps` steps, the timed ones are the last
 // `reps`; R holds {"input01", "masks", "losses"} (the loss of every step) so the peer can replay
@@ -123,6 +124,7 @@ int run_forward(const Options& o) {
   if (!net) return pneumo::bench::report("bench_torch forward", net.error());
   pneumo::NetworkImpl& network = *net.value();
   network.eval();
+  pneumo::fold_batchnorm_for_inference(network);
   const torch::Tensor input01 = bench_input(o.batch, o.size);
   torch::Tensor logits;
   pneumo::bench::Timing t;

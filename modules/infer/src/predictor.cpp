@@ -177,6 +177,8 @@ Result<Predictor> Predictor::load(const PredictorOptions& options) {
     LoadedNet net;
     net.model = std::move(loaded.value());
     net.model.network->eval();
+    // The Predictor never trains or saves its networks, so BatchNorm can live inside the convs.
+    fold_batchnorm_for_inference(*net.model.network);
     net.input_size = static_cast<int>(net.model.config.input_size);
     net.classifier = net.model.config.arch == "classifier";
     if (net.classifier && net.model.config.num_classes != 1) {

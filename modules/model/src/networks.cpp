@@ -276,4 +276,38 @@ torch::Tensor normalise_input(const ModelConfig& config, const torch::Tensor& ba
   return (x - mean) / std;
 }
 
+int fold_batchnorm_for_inference(torch::nn::Module& root) {
+  torch::NoGradGuard no_grad;
+  int folded = 0;
+  for (const auto& module : root.modules(/*include_self=*/true)) {
+    auto* sequential = module->as<torch::nn::Sequential>();
+    if (sequential == nullptr) continue;
+    for (auto it = sequential->begin(); it != sequential->end() && std::next(it) != sequential->end(); ++it) {
+      auto* conv = it->ptr()->as<torch::nn::Conv2d>();
+      auto* bn = std::next(it)->ptr()->as<torch::nn::BatchNorm2d>();
+      if (conv == nullptr || bn == nullptr || !bn->options.track_running_stats() ||
+          bn->running_mean.size(0) != conv->weight.size(0)) {
+        continue;
+      }
+      const torch::Tensor scale =
+          (bn->options.affine() ? bn->weight : torch::ones_like(bn->running_var)) /
+          torch::sqrt(bn->running_var + bn->options.eps());  // [out]
+      const torch::Tensor shift = bn->options.affine() ? bn->bias : torch::zeros_like(bn->running_mean);
+      const torch::Tensor old_bias = conv->bias.defined() ? conv->bias : torch::zeros_like(bn->running_mean);
+      conv->weight.mul_(scale.reshape({-1, 1, 1, 1}));
+      const torch::Tensor new_bias = shift + (old_bias - bn->running_mean) * scale;
+      if (conv->bias.defined()) {
+        conv->bias.copy_(new_bias);
+      } else {
+        conv->bias = new_bias;  // Conv2d's forward reads the member; "bias" stays registered as undefined
+      }
+      // The Sequential runs its AnyModule list; the BatchNorm stays registered (names intact)
+      // but no longer runs.
+      *std::next(it) = torch::nn::AnyModule(torch::nn::Identity());
+      ++folded;
+    }
+  }
+  return folded;
+}
+
 }  // namespace pneumo

@@ -89,6 +89,46 @@ TEST_P(ArchEncoderTest, ForwardShapesAndFiniteGradients) {
   EXPECT_EQ(net->encoder_parameters().size() + net->decoder_parameters().size(), net->parameters().size());
 }
 
+TEST_P(ArchEncoderTest, BatchNormFoldingKeepsEvalOutputs) {
+  const auto& [arch, encoder] = GetParam();
+  auto net = build(make_config(arch, encoder));
+  ASSERT_TRUE(net);
+  // Trained-looking BatchNorm statistics and affine parameters, so folding has work to do.
+  torch::manual_seed(11);
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& module : net->modules()) {
+      if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+        bn->running_mean.uniform_(-0.5, 0.5);
+        bn->running_var.uniform_(0.5, 2.0);
+        bn->weight.uniform_(0.5, 1.5);
+        bn->bias.uniform_(-0.3, 0.3);
+      }
+    }
+  }
+  net->eval();
+  torch::Tensor x = torch::randn({kBatch, 3, kSize, kSize});
+  NetOutput before, after;
+  {
+    torch::NoGradGuard no_grad;
+    before = net->forward(x);
+  }
+  const int folded = fold_batchnorm_for_inference(*net);
+  {
+    torch::NoGradGuard no_grad;
+    after = net->forward(x);
+  }
+  // Every encoder has at least one Conv2d -> BatchNorm2d pair inside a Sequential except plain
+  // VGG19; every U-Net-style decoder block has one.
+  if (encoder != "vgg19" || arch != "classifier") EXPECT_GT(folded, 0) << arch << "/" << encoder;
+  for (auto [a, b] : {std::pair{before.mask_logits, after.mask_logits}, std::pair{before.image_logits, after.image_logits}}) {
+    ASSERT_EQ(a.defined(), b.defined());
+    if (!a.defined()) continue;
+    const double scale = std::max(1.0, a.abs().max().item<double>());
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * scale) << arch << "/" << encoder << ", " << folded << " folded";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllArchsAllEncoders, ArchEncoderTest,
                          ::testing::Combine(::testing::Values("unet", "unetpp", "classifier", "joint"),
                                             ::testing::Values("resnet34", "efficientnet_b0", "densenet121",
