@@ -15,7 +15,8 @@
 //
 // forward: eval mode with BatchNorm folded into the convolutions as pneumo's Predictor runs it
 // (fold_batchnorm_for_inference, after the model file is written), torch::InferenceMode,
-// `warmup` untimed forwards, then `reps` timed ones on the same normalised input; R holds {"input01", "mask_logits"} for the peer's equivalence check.
+// `warmup` untimed forwards, then `reps` timed ones on the same normalised input; R holds
+// {"input01", "mask_logits"} for the peer's equivalence check.
 // train-step: train mode; one step = forward, BCE + Dice (pneumo::segmentation_loss), backward,
 // AdamW step (optimizer.zero_grad() first); `warmup` + `reps` steps, the timed ones are the last
 // `reps`; R holds {"input01", "masks", "losses"} (the loss of every step) so the peer can replay

@@ -61,18 +61,17 @@ Result<std::vector<ThresholdSweepPoint>> threshold_sweep(const SelectedImages& s
   return out;
 }
 
-// Positives (non-empty truth) by Dice ascending, then id (records are sorted by id already).
-// Positive images ranked by Dice (ascending, or descending for the best), up to limit.
+// Positive images (non-empty truth) by Dice, ascending or best first, ties by id (records are
+// sorted by id already), up to limit. Best first keeps found lesions only: a missed one (Dice 0)
+// belongs to the fn gallery.
 std::vector<std::size_t> positives_by_dice(const EvaluationSummary& s, std::size_t limit, bool best_first) {
   std::vector<std::size_t> idx;
   for (std::size_t i = 0; i < s.records.size(); ++i) {
-    if (!s.records[i].truth_mask_empty()) idx.push_back(i);
+    if (!s.records[i].truth_mask_empty() && (!best_first || s.records[i].dice > 0)) idx.push_back(i);
   }
   std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
     return best_first ? s.records[a].dice > s.records[b].dice : s.records[a].dice < s.records[b].dice;
   });
-  // The best gallery shows found lesions only: a missed one (Dice 0) belongs to fn.
-  if (best_first) std::erase_if(idx, [&](std::size_t i) { return s.records[i].dice <= 0; });
   if (idx.size() > limit) idx.resize(limit);
   return idx;
 }

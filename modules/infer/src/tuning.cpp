@@ -1,7 +1,6 @@
 #include "pneumo/infer/tuning.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
