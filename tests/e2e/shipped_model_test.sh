@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The model shipped in models/ runs on real SIIM chest X-rays with no training: predict writes
 # well-formed outputs, and on the held-out validation fold its image-level AUC is above chance.
+# Exit 77 (CTest SKIP_RETURN_CODE) when the real data is absent.
 set -euo pipefail
 PNEUMO="$1"
 REPO="$2"
 DATA="${3:-$REPO/../shared/data}"
 MODEL="$REPO/models/pneumo-siim.pneumo"
 if [ ! -d "$DATA/siim/dicom-1k" ]; then
-  echo "SKIP: real SIIM data not found at $DATA (expected ../shared/data next to the checkout)"; exit 0
+  echo "SKIP: real SIIM data not found at $DATA (expected ../shared/data next to the checkout)"; exit 77
 fi
 [ -s "$MODEL" ] || { echo "FAIL: $MODEL is missing"; exit 1; }
 WORK="$(mktemp -d)"
