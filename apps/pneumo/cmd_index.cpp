@@ -15,7 +15,7 @@ namespace {
 
 struct IndexArgs {
   std::string csv;
-  std::string dicom_dir;
+  std::vector<std::filesystem::path> data_dirs;
   std::string out;
   int folds = 5;
   unsigned long long seed = 42;
@@ -32,7 +32,7 @@ int run_index(const IndexArgs& args) {
   options.labels.format = *format;
   options.labels.rows = options.labels.cols = args.mask_size;
 
-  auto index = build_dataset_index(args.csv, std::filesystem::path(args.dicom_dir), options);
+  auto index = build_dataset_index(args.csv, args.data_dirs, options);
   if (!index) return report_error(index.error());
   auto folds = assign_folds(*index, args.folds, args.seed);
   if (!folds) return report_error(folds.error());
@@ -51,10 +51,12 @@ void add_index_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<IndexArgs>();
   CLI::App* cmd = app.add_subcommand(
       "index",
-      "Match label rows to DICOMs by SOPInstanceUID, assign patient-grouped stratified folds and write "
+      "Match label rows to DICOMs by SOPInstanceUID (PNG/JPEG images by file stem), assign patient-grouped stratified folds and write "
       "folds.csv (ImageId,fold,positive,mask_count,path,group). Exits 7 when some DICOMs were unreadable.");
   cmd->add_option("--csv", args->csv, "Label CSV (train-rle.csv)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--dicom-dir", args->dicom_dir, "Folder of .dcm files (searched recursively)")
+  cmd->add_option("--dicom-dir,--data", args->data_dirs,
+                  "Folders of .dcm files, and of PNG/JPEG images named <ImageId>.jpg/.png (searched recursively; "
+                  "may be repeated)")
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", args->out, "Output folds CSV, written atomically")->required();

@@ -16,7 +16,7 @@ namespace {
 
 struct StatsArgs {
   std::string csv;
-  std::string dicom_dir;
+  std::vector<std::filesystem::path> data_dirs;
   std::string out;
   std::string format = "relative";
   int mask_size = 1024;
@@ -32,9 +32,7 @@ int run_stats(const StatsArgs& args) {
   options.labels.format = *format;
   options.labels.rows = options.labels.cols = args.mask_size;
 
-  std::optional<std::filesystem::path> dicom_dir;
-  if (!args.dicom_dir.empty()) dicom_dir = args.dicom_dir;
-  auto index = build_dataset_index(args.csv, dicom_dir, options);
+  auto index = build_dataset_index(args.csv, args.data_dirs, options);
   if (!index) return report_error(index.error());
   StatsOptions stats_options;
   stats_options.threads = options.threads;
@@ -74,7 +72,9 @@ void add_stats_command(CLI::App& app, Action& action) {
       "groups, view, modality, body part and problems. Writes stats.json, report.md and plots/*.png "
       "(gnuplot). Exits 7 when some DICOMs were unreadable.");
   cmd->add_option("--csv", args->csv, "Label CSV (train-rle.csv)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--dicom-dir", args->dicom_dir, "Folder of .dcm files (optional; searched recursively)")
+  cmd->add_option("--dicom-dir,--data", args->data_dirs,
+                  "Folders of .dcm files and PNG/JPEG images named <ImageId>.jpg/.png (optional; searched "
+                  "recursively; may be repeated). Images without DICOM tags count as 'unknown' in the tables.")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", args->out, "Output folder")->required();
   cmd->add_option("--format", args->format, "RLE dialect of the CSV")

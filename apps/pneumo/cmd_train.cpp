@@ -17,7 +17,9 @@ namespace {
 
 struct TrainFlags {
   std::string config_file, resume_dir;
-  std::string data, csv, folds_csv, cache_dir, out, encoder_weights, hard_examples;
+  std::vector<std::string> data, train_only;
+  std::vector<int> holdout_folds;
+  std::string csv, folds_csv, cache_dir, out, encoder_weights, hard_examples;
   std::optional<int> fold, folds, size, epochs, batch, accumulate, workers, in_channels, freeze_encoder_epochs,
       early_stop, max_batches;
   std::optional<std::string> arch, encoder, device, loss, optimizer, schedule, augment;
@@ -42,7 +44,9 @@ Result<TrainConfig> build_config(const TrainFlags& f) {
     if (!loaded) return loaded.error();
     c = loaded.value();
   }
-  if (!f.data.empty()) c.dicom_dir = f.data;
+  if (!f.data.empty()) c.data_dirs.assign(f.data.begin(), f.data.end());
+  if (!f.train_only.empty()) c.train_only_dirs.assign(f.train_only.begin(), f.train_only.end());
+  if (!f.holdout_folds.empty()) c.holdout_folds = f.holdout_folds;
   if (!f.csv.empty()) c.csv = f.csv;
   if (!f.folds_csv.empty()) c.folds_csv = f.folds_csv;
   if (!f.cache_dir.empty()) c.cache_dir = f.cache_dir;
@@ -96,7 +100,7 @@ Result<TrainConfig> build_config(const TrainFlags& f) {
     c.sampler.share_schedule = {{0, start}, {std::max(1, c.epochs - 1), end}};
   }
   if (c.csv.empty()) return fail(ErrorCode::kInvalidArgument, "train: --csv FILE is required");
-  if (c.dicom_dir.empty()) return fail(ErrorCode::kInvalidArgument, "train: --data DIR is required");
+  if (c.data_dirs.empty()) return fail(ErrorCode::kInvalidArgument, "train: --data DIR is required");
   if (c.out_dir.empty()) return fail(ErrorCode::kInvalidArgument, "train: --out RUN_DIR is required");
   if (auto st = validate(c); !st) return st.error();
   return c;
@@ -123,7 +127,16 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--config", flags->config_file, "JSON training config (flags override it)")->check(CLI::ExistingFile);
   cmd->add_option("--resume", flags->resume_dir, "Continue the run in this directory from its last checkpoint (with --epochs: to that many epochs)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--data", flags->data, "Directory of DICOMs (searched recursively)");
+  cmd->add_option("--data", flags->data,
+                  "Folders of DICOMs and PNG/JPEG images named <ImageId>.jpg/.png, searched recursively and split "
+                  "into folds (may be repeated)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--train-only", flags->train_only,
+                  "Folders of images used for training only: never in a fold, never validated or scored (e.g. "
+                  "extra positives without the real class balance; may be repeated)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--holdout-fold", flags->holdout_folds,
+                  "Folds neither trained nor validated on, kept as an untouched test set (may be repeated)");
   cmd->add_option("--csv", flags->csv, "train-rle.csv");
   cmd->add_option("--folds-csv", flags->folds_csv, "Folds from `pneumo index` (else computed, grouped by patient)");
   cmd->add_option("--fold", flags->fold, "Validation fold (default 0)");

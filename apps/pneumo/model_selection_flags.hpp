@@ -16,7 +16,8 @@ namespace pneumo::cli {
 
 struct ModelSelectionFlags {
   std::vector<std::string> models;
-  std::string data, csv, folds_csv, cache_dir, device = "cpu";
+  std::vector<std::string> data;
+  std::string csv, folds_csv, cache_dir, device = "cpu";
   std::optional<int> fold;
   int folds = 5;
   std::uint64_t fold_seed = 42;
@@ -27,7 +28,10 @@ struct ModelSelectionFlags {
 inline void add_model_selection_flags(CLI::App* cmd, ModelSelectionFlags& f, const std::string& model_help,
                                       const std::string& fold_help, const std::string& tta_help) {
   cmd->add_option("--model", f.models, model_help)->required()->check(CLI::ExistingFile);
-  cmd->add_option("--data", f.data, "Directory of DICOMs (searched recursively)")->required();
+  cmd->add_option("--data", f.data,
+                  "Folders of DICOMs and PNG/JPEG images named <ImageId>.jpg/.png (searched recursively; may be "
+                  "repeated). Give the same folders as `pneumo train --data`, never its --train-only ones.")
+      ->required();
   cmd->add_option("--csv", f.csv, "train-rle.csv")->required()->check(CLI::ExistingFile);
   cmd->add_option("--fold", f.fold, fold_help);
   cmd->add_option("--folds-csv", f.folds_csv, "Folds from `pneumo index` or RUN_DIR/folds.csv")
@@ -43,7 +47,7 @@ inline void add_model_selection_flags(CLI::App* cmd, ModelSelectionFlags& f, con
 inline ImageSelection to_image_selection(const ModelSelectionFlags& f) {
   ImageSelection s;
   s.csv = f.csv;
-  s.dicom_dir = f.data;
+  s.data_dirs.assign(f.data.begin(), f.data.end());
   s.folds_csv = f.folds_csv;
   s.cache_dir = f.cache_dir;
   s.fold = f.fold;

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "pneumo/core/files.hpp"
+#include "pneumo/core/image_files.hpp"
 #include "pneumo/core/parallel.hpp"
 #include "pneumo/core/progress.hpp"
 #include "pneumo/core/strings.hpp"
@@ -22,6 +23,24 @@ std::string upper(std::string_view s) {
   std::string out(trim(s));
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
+}
+
+std::vector<fs::path> as_list(const std::optional<fs::path>& dir) {
+  if (!dir) return {};
+  return {*dir};
+}
+
+// A PNG/JPEG: the stem is the ImageId, the header gives the size; nothing else is known.
+Result<DicomMeta> read_plain_image_meta(const fs::path& path) {
+  auto size = read_image_size(path);
+  if (!size) return size.error();
+  DicomMeta meta;
+  meta.sop_instance_uid = path.stem().string();
+  meta.rows = size->rows;
+  meta.cols = size->cols;
+  meta.samples_per_pixel = size->channels;
+  meta.bits_allocated = meta.bits_stored = 8;
+  return meta;
 }
 
 // The reader's message already names the file; keep it to one line whatever it says.
@@ -64,34 +83,56 @@ std::string non_chest_reason(const DicomMeta& meta) {
   return reason;
 }
 
-Result<DatasetIndex> build_dataset_index(const fs::path& csv_path, const std::optional<fs::path>& dicom_dir,
+std::string DatasetIndex::data_dirs_text() const {
+  std::string text;
+  for (const auto& dir : data_dirs) text += (text.empty() ? "" : ", ") + dir.string();
+  return text;
+}
+
+Result<DatasetIndex> build_dataset_index(const fs::path& csv_path, const std::vector<fs::path>& data_dirs,
                                          const IndexOptions& options) {
   auto labels = read_label_csv(csv_path, options.labels);
   if (!labels) return labels.error();
-  auto index = build_dataset_index(std::move(labels.value()), options.labels, dicom_dir, options);
+  auto index = build_dataset_index(std::move(labels.value()), options.labels, data_dirs, options);
   if (index) index->csv_path = csv_path;
   return index;
 }
 
+Result<DatasetIndex> build_dataset_index(const fs::path& csv_path, const std::optional<fs::path>& dicom_dir,
+                                         const IndexOptions& options) {
+  return build_dataset_index(csv_path, as_list(dicom_dir), options);
+}
+
 Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOptions& label_options,
                                          const std::optional<fs::path>& dicom_dir, const IndexOptions& options) {
+  return build_dataset_index(std::move(labels), label_options, as_list(dicom_dir), options);
+}
+
+Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOptions& label_options,
+                                         const std::vector<fs::path>& data_dirs, const IndexOptions& options) {
   DatasetIndex index;
   index.csv_path = labels.source;
   index.label_options = label_options;
   index.labels = std::move(labels);
-  index.dicom_dir = dicom_dir;
-  if (!dicom_dir) return index;
+  index.data_dirs = data_dirs;
+  if (data_dirs.empty()) return index;
 
-  auto files = list_files(*dicom_dir, {".dcm"});
-  if (!files) return files.error();
+  std::vector<std::string> extensions{".dcm"};
+  for (const auto& ext : plain_image_extensions()) extensions.push_back(ext);
+  std::vector<fs::path> files;
+  for (const auto& dir : data_dirs) {
+    auto listed = list_files(dir, extensions);
+    if (!listed) return listed.error();
+    files.insert(files.end(), listed->begin(), listed->end());
+  }
 
   // Header-only reads, in parallel; results land in path order so the index is deterministic.
-  std::vector<std::optional<Result<DicomMeta>>> metas(files->size());
+  std::vector<std::optional<Result<DicomMeta>>> metas(files.size());
   {
-    Progress bar("index", static_cast<long long>(files->size()), options.progress);
+    Progress bar("index", static_cast<long long>(files.size()), options.progress);
     const int threads = options.threads > 0 ? options.threads : default_threads();
-    parallel_for(files->size(), threads, [&](std::size_t i) {
-      metas[i].emplace(read_dicom_meta((*files)[i]));
+    parallel_for(files.size(), threads, [&](std::size_t i) {
+      metas[i].emplace(is_plain_image_file(files[i]) ? read_plain_image_meta(files[i]) : read_dicom_meta(files[i]));
       bar.tick();
     });
     bar.finish();
@@ -99,8 +140,8 @@ Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOption
 
   std::unordered_map<std::string, std::size_t> first_with_uid;  // uid -> index into images
   std::unordered_map<std::string, std::size_t> duplicate_slot;  // uid -> index into duplicate_images
-  for (std::size_t i = 0; i < files->size(); ++i) {
-    const fs::path& path = (*files)[i];
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const fs::path& path = files[i];
     Result<DicomMeta>& meta = *metas[i];
     if (!meta) {
       index.unreadable_files.push_back({path, one_line(meta.error().message)});
@@ -112,6 +153,7 @@ Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOption
     }
     IndexedImage image;
     image.path = path;
+    image.has_dicom_header = !is_plain_image_file(path);
     image.meta = std::move(meta.value());
     image.meta.sop_instance_uid = std::string(trim(image.meta.sop_instance_uid));
     const std::string& uid = image.meta.sop_instance_uid;
@@ -158,7 +200,11 @@ std::string index_summary(const DatasetIndex& index) {
   const auto matched = index.matched_images();
   long long matched_positive = 0;
   for (std::size_t i : matched) matched_positive += index.label_of(index.images[i])->positive() ? 1 : 0;
-  out << index.images.size() << " DICOMs, " << matched.size() << " matched (" << matched_positive << " positive), "
+  const auto plain = std::count_if(index.images.begin(), index.images.end(),
+                                   [](const IndexedImage& image) { return !image.has_dicom_header; });
+  out << index.images.size() - plain << " DICOMs, ";
+  if (plain > 0) out << plain << " PNG/JPEG images, ";
+  out << matched.size() << " matched (" << matched_positive << " positive), "
       << index.unlabeled_images.size() << " unlabelled, " << index.orphan_labels.size() << " orphan labels, "
       << index.unreadable_files.size() << " unreadable";
   return out.str();
@@ -175,9 +221,9 @@ std::string index_problems_summary(const DatasetIndex& index, std::size_t max_ex
     out << "\n";
   };
   auto path_of = [&](std::size_t image) { return index.images[image].path.filename().string(); };
-  list("orphan labels", index.orphan_labels.size(), "label rows without a DICOM",
+  list("orphan labels", index.orphan_labels.size(), "label rows without an image file",
        [&](std::size_t i) { return index.orphan_labels[i]; });
-  list("unlabelled images", index.unlabeled_images.size(), "DICOMs without a label row",
+  list("unlabelled images", index.unlabeled_images.size(), "image files without a label row",
        [&](std::size_t i) { return path_of(index.unlabeled_images[i]); });
   list("unreadable files", index.unreadable_files.size(), "skipped",
        [&](std::size_t i) { return index.unreadable_files[i].error; });

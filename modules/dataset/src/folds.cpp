@@ -251,4 +251,10 @@ Result<std::vector<FoldEntry>> read_folds_csv(const std::filesystem::path& path)
   return parse_folds_csv(*text, path.string());
 }
 
+Result<std::vector<FoldEntry>> folds_for(const DatasetIndex& index, const std::filesystem::path& folds_csv, int k,
+                                         std::uint64_t seed) {
+  if (!folds_csv.empty()) return read_folds_csv(folds_csv);
+  return assign_folds(index, k, seed);
+}
+
 }  // namespace pneumo

@@ -10,6 +10,8 @@
 #include <random>
 #include <set>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "pneumo/core/files.hpp"
 #include "pneumo/dataset/dataset_index.hpp"
 #include "pneumo/dataset/folds.hpp"
@@ -100,7 +102,7 @@ Fixture make_fixture(const std::string& name) {
 
 std::vector<std::string> filenames(const DatasetIndex& index, const std::vector<std::size_t>& which) {
   std::vector<std::string> out;
-  for (std::size_t i : which) out.push_back(fs::relative(index.images[i].path, *index.dicom_dir).string());
+  for (std::size_t i : which) out.push_back(fs::relative(index.images[i].path, index.data_dirs.front()).string());
   return out;
 }
 
@@ -322,6 +324,62 @@ TEST(FoldsCsv, QuotesAndErrors) {
   ASSERT_TRUE(crlf) << crlf.error().message;
   ASSERT_EQ(crlf->size(), 1u);
   EXPECT_EQ((*crlf)[0].fold, 3);
+}
+
+TEST(DatasetIndex, MixesDicomAndPlainImageFoldersByStem) {
+  Fixture f = make_fixture("mixed");
+  const fs::path jpg_dir = f.dir.parent_path() / "jpg";
+  fs::create_directories(jpg_dir);
+  // 1.2.3.8 is an orphan label in the DICOM fixture; here it arrives as a JPEG export.
+  cv::Mat grey(16, 16, CV_8UC1, cv::Scalar(90));
+  ASSERT_TRUE(cv::imwrite((jpg_dir / "1.2.3.8.jpg").string(), grey));
+  Image8 png(16, 16);
+  ASSERT_TRUE(write_png(jpg_dir / "unlabelled-export.png", png));
+  cv::Mat big(20, 16, CV_8UC1, cv::Scalar(10));
+  ASSERT_TRUE(cv::imwrite((jpg_dir / "1.2.3.1.jpeg").string(), big));  // same id as a.dcm: a duplicate
+  std::ofstream(jpg_dir / "broken.jpg") << "not a jpeg";
+
+  auto index = build_dataset_index(f.csv, std::vector<fs::path>{f.dir, jpg_dir}, quiet_options());
+  ASSERT_TRUE(index) << index.error().message;
+  EXPECT_EQ(index->data_dirs.size(), 2u);
+  const IndexedImage* jpeg = nullptr;
+  for (const auto& image : index->images) {
+    if (image.image_id() == "1.2.3.8") jpeg = &image;
+  }
+  ASSERT_NE(jpeg, nullptr);
+  EXPECT_FALSE(jpeg->has_dicom_header);
+  EXPECT_EQ(jpeg->meta.rows, 16);
+  ASSERT_TRUE(jpeg->label_index.has_value());
+  EXPECT_TRUE(index->label_of(*jpeg)->positive());
+  EXPECT_TRUE(non_chest_reason(jpeg->meta).empty());  // unknown tags are not held against it
+  // The orphan is no longer one; the unlabelled PNG is reported as unlabelled, not as an error.
+  EXPECT_EQ(std::count(index->orphan_labels.begin(), index->orphan_labels.end(), "1.2.3.8"), 0);
+  bool png_unlabelled = false;
+  for (std::size_t i : index->unlabeled_images) png_unlabelled |= index->images[i].image_id() == "unlabelled-export";
+  EXPECT_TRUE(png_unlabelled);
+  // The DICOM folder comes first, so a.dcm keeps 1.2.3.1 and the JPEG is the duplicate.
+  bool dup_found = false;
+  for (const auto& d : index->duplicate_images) {
+    if (d.image_id != "1.2.3.1") continue;
+    dup_found = true;
+    ASSERT_EQ(d.paths.size(), 2u);
+    EXPECT_EQ(d.paths[0].filename(), "a.dcm");
+  }
+  EXPECT_TRUE(dup_found);
+  bool broken_reported = false;
+  for (const auto& u : index->unreadable_files) {
+    if (u.path.filename() == "broken.jpg") {
+      broken_reported = true;
+      EXPECT_NE(u.error.find("broken.jpg"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(broken_reported);
+  EXPECT_NE(index_summary(*index).find("PNG/JPEG images"), std::string::npos);
+
+  // Folds cover the JPEG like any other matched image.
+  auto folds = assign_folds(*index, 2, 1);
+  ASSERT_TRUE(folds) << folds.error().message;
+  EXPECT_TRUE(std::any_of(folds->begin(), folds->end(), [](const FoldEntry& e) { return e.image_id == "1.2.3.8"; }));
 }
 
 TEST(Folds, GroupKeyIsStableAndHidesId) {

@@ -54,13 +54,48 @@ Mask triplet_mask(const ProbMap& map, float top_threshold, float bottom_threshol
   return threshold(map, bottom_threshold);
 }
 
+Mask largest_component(const Mask& mask) {
+  std::vector<int> labels, areas;
+  const int n = detail::label_components_8(mask.px.data(), mask.rows, mask.cols, labels, areas);
+  Mask out(mask.rows, mask.cols);
+  if (n == 0) return out;
+  int best = 1;
+  for (int k = 2; k <= n; ++k)
+    if (areas[static_cast<std::size_t>(k)] > areas[static_cast<std::size_t>(best)]) best = k;
+  for (std::size_t i = 0; i < labels.size(); ++i) out.px[i] = labels[i] == best ? 1 : 0;
+  return out;
+}
+
+Mask peak_region(const ProbMap& map) {
+  Mask out(map.rows, map.cols);
+  if (map.p.empty()) return out;
+  std::size_t argmax = 0;
+  float peak = -1.0f;
+  for (std::size_t i = 0; i < map.p.size(); ++i) {
+    if (map.p[i] > peak) {  // NaN never wins
+      peak = map.p[i];
+      argmax = i;
+    }
+  }
+  if (!(peak > 0.0f)) {
+    out.px[argmax] = 1;
+    return out;
+  }
+  const float half = peak * 0.5f;
+  for (std::size_t i = 0; i < map.p.size(); ++i) out.px[i] = map.p[i] >= half ? 1 : 0;
+  return out;
+}
+
 Mask apply_postprocess(const ProbMap& map, std::optional<float> classifier_prob, const PostprocessParams& params) {
   if (classifier_prob && *classifier_prob < params.classifier_threshold) return Mask(map.rows, map.cols);
   Mask mask = params.triplet
                   ? triplet_mask(map, params.top_threshold, params.bottom_threshold, params.triplet_min_area)
                   : threshold(map, params.pixel_threshold);
   remove_small_components(mask, params.min_component_area);
-  return mask;
+  if (!classifier_prob || count_nonzero(mask) > 0) return mask;
+  Mask fallback = largest_component(threshold(map, params.triplet ? params.bottom_threshold : params.pixel_threshold));
+  if (count_nonzero(fallback) > 0) return fallback;
+  return peak_region(map);
 }
 
 nlohmann::json to_json(const PostprocessParams& p) {

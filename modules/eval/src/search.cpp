@@ -24,6 +24,8 @@ struct ImageStats {
     std::vector<long long> inter_prefix;  // same for their overlap with the truth
   };
   std::vector<Components> components;
+  // apply_postprocess's last resort for an open gate: peak_region(probs) and its overlap.
+  long long peak_area = 0, peak_intersection = 0;
 };
 
 std::string fmt_float(float v) { return std::to_string(v); }
@@ -79,6 +81,13 @@ ImageStats compute_stats(const EvalSample& s, const std::vector<float>& threshol
     truth_run += truth_bucket[j + 1];
     st.above[j] = run;
     st.truth_above[j] = truth_run;
+  }
+  if (s.classifier_prob) {
+    const Mask peak = peak_region(s.probs);
+    for (std::size_t i = 0; i < n; ++i) {
+      st.peak_area += peak.px[i];
+      st.peak_intersection += (peak.px[i] != 0 && s.truth.px[i] != 0);
+    }
   }
   if (!need_components) return st;
 
@@ -169,7 +178,9 @@ Result<SearchResult> search_postprocess(const std::vector<EvalSample>& samples, 
   std::vector<float> all_thresholds = mask_thresholds;
   if (grid.triplet) all_thresholds.insert(all_thresholds.end(), grid.top_thresholds.begin(), grid.top_thresholds.end());
   all_thresholds = sorted_unique(all_thresholds);
+  // An open gate never leaves a mask empty (apply_postprocess step 4), which needs components.
   const bool need_components =
+      any_classifier ||
       std::any_of(grid.min_component_areas.begin(), grid.min_component_areas.end(), [](int a) { return a > 1; });
 
   const int threads = grid.threads > 0 ? grid.threads : default_threads();
@@ -192,9 +203,9 @@ Result<SearchResult> search_postprocess(const std::vector<EvalSample>& samples, 
       OverlapCounts c;
       c.truth_area = st.truth_area;
       const auto& cls = samples[i].classifier_prob;
-      const bool gated_out = (cls && *cls < p.classifier_threshold) ||
-                             (p.triplet && st.above[top_i] < static_cast<long long>(p.triplet_min_area));
-      if (!gated_out) {
+      const bool gate_closed = cls && *cls < p.classifier_threshold;
+      const bool triplet_empty = p.triplet && st.above[top_i] < static_cast<long long>(p.triplet_min_area);
+      if (!gate_closed && !triplet_empty) {
         if (p.min_component_area > 1) {
           const auto& comp = st.components[comp_m];
           // components kept: the leading run of areas_desc with area >= min_component_area
@@ -207,6 +218,16 @@ Result<SearchResult> search_postprocess(const std::vector<EvalSample>& samples, 
         } else {
           c.predicted_area = st.above[all_m];
           c.intersection = st.truth_above[all_m];
+        }
+      }
+      if (cls && !gate_closed && c.predicted_area == 0) {  // apply_postprocess step 4
+        const auto& comp = st.components[comp_m];
+        if (!comp.areas_desc.empty()) {
+          c.predicted_area = comp.areas_desc.front();
+          c.intersection = comp.inter_prefix[1];
+        } else {
+          c.predicted_area = st.peak_area;
+          c.intersection = st.peak_intersection;
         }
       }
       sum += dice(c);

@@ -115,6 +115,40 @@ TEST(EvalApplyPostprocess, ClassifierGateTripletAndComponents) {
   EXPECT_EQ(count_nonzero(apply_postprocess(p, 0.9f, pp)), 5);
 }
 
+TEST(EvalApplyPostprocess, OpenGateNeverLeavesTheMaskEmpty) {
+  PostprocessParams pp;  // pixel threshold 0.5, gate at 0.5
+  // Nothing above 0.5: the open gate falls back to the peak region (p >= half the maximum).
+  ProbMap faint(4, 4, 0.0f);
+  faint.at(0, 0) = 0.4f;
+  faint.at(3, 3) = faint.at(3, 2) = 0.3f;
+  faint.at(1, 3) = 0.1f;  // below half the peak
+  EXPECT_EQ(count_nonzero(apply_postprocess(faint, std::nullopt, pp)), 0);  // no gate: empty is allowed
+  EXPECT_EQ(count_nonzero(apply_postprocess(faint, 0.4f, pp)), 0);          // closed gate: empty
+  EXPECT_EQ(apply_postprocess(faint, 0.9f, pp), draw({"#...", "....", "....", "..##"}));
+
+  // The area filter removed everything: the largest component above the pixel threshold stays.
+  ProbMap blobs(4, 4, 0.0f);
+  blobs.at(0, 0) = blobs.at(0, 1) = 0.9f;  // 2 px
+  blobs.at(3, 3) = 0.95f;                  // 1 px, higher but smaller
+  pp.min_component_area = 3;
+  EXPECT_EQ(count_nonzero(apply_postprocess(blobs, std::nullopt, pp)), 0);
+  EXPECT_EQ(apply_postprocess(blobs, 0.6f, pp), draw({"##..", "....", "....", "...."}));
+  // Triplet: the rule said "empty" but the gate is open: largest component above bottom.
+  pp.triplet = true;
+  pp.top_threshold = 0.99f;
+  pp.bottom_threshold = 0.5f;
+  pp.triplet_min_area = 1;
+  pp.min_component_area = 0;
+  EXPECT_EQ(apply_postprocess(blobs, 0.6f, pp), draw({"##..", "....", "....", "...."}));
+
+  // An all-zero map still yields one pixel (the first argmax) under an open gate.
+  ProbMap zero(3, 3, 0.0f);
+  EXPECT_EQ(apply_postprocess(zero, 0.7f, pp), draw({"#..", "...", "..."}));
+  EXPECT_EQ(count_nonzero(peak_region(zero)), 1);
+  EXPECT_EQ(largest_component(draw({"#.#", "..#", "..."})), draw({"..#", "..#", "..."}));
+  EXPECT_EQ(largest_component(draw({"#.#", "...", "..."})), draw({"#..", "...", "..."}));  // tie: raster order
+}
+
 TEST(EvalPostprocessJson, RoundTripAndDefaults) {
   PostprocessParams pp;
   pp.pixel_threshold = 0.25f;

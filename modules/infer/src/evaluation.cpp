@@ -14,6 +14,7 @@
 #include "pneumo/eval/metrics.hpp"
 #include "pneumo/eval/search.hpp"
 #include "pneumo/report/plot.hpp"
+#include "pneumo/transforms/resize.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -237,11 +238,18 @@ std::string format_report_md(const EvalReport& r, const EvalReportOptions& optio
   const EvaluationSummary& s = r.summary;
   const BinaryMetrics decision = binary_metrics(s.mask_presence);
   std::string md = "# Evaluation\n\n";
-  md += fmt::format("{} images ({} with pneumothorax, {} without), scored at {}x{} px (the model input size).\n\n",
-                    s.images, s.positive_images, s.negative_images, r.json.value("scoring_size", 0),
-                    r.json.value("scoring_size", 0));
+  const int model_size = r.json.value("scoring_size", 0);
+  const bool at_source = r.json.value("scored_at", "") == "source";
+  md += fmt::format("{} images ({} with pneumothorax, {} without), scored at {} (masks at the model input size "
+                    "{}x{} px resized as `pneumo predict` writes them).\n\n",
+                    s.images, s.positive_images, s.negative_images,
+                    at_source ? "the source resolution, as Kaggle scored" : "the model input size", model_size,
+                    model_size);
   md += "## Headline\n\n| metric | value |\n|---|---|\n";
-  md += fmt::format("| mean Dice (Kaggle) | {:.4f} |\n", s.mean_dice);
+  md += fmt::format("| mean Dice (Kaggle){} | {:.4f} |\n", at_source ? ", source resolution" : "", s.mean_dice);
+  if (at_source) {
+    md += fmt::format("| mean Dice at the model size ({} px) | {:.4f} |\n", model_size, r.model_size_summary.mean_dice);
+  }
   md += fmt::format("| baseline: every mask empty | {:.4f} |\n", r.empty_baseline_dice);
   md += fmt::format("| mean Dice, positive images | {:.4f} |\n", s.mean_dice_positive);
   md += fmt::format("| mean Dice, negative images (= share predicted empty) | {:.4f} |\n", s.mean_dice_negative);
@@ -327,7 +335,30 @@ Result<EvalReport> score_predictions(const SelectedImages& selected, const std::
     if (e) return *e;
   }
   EvalReport r;
-  r.summary = evaluator.summary(options.gallery_size);
+  r.model_size_summary = evaluator.summary(options.gallery_size);
+  // Kaggle scored masks at the source resolution: the truth decoded from the label rows at the
+  // image's own size, the prediction resized there exactly as `pneumo predict` writes it.
+  const bool at_source = selected.rle_rows.size() == n && selected.source_rows.size() == n && n > 0;
+  if (at_source) {
+    SegmentationEvaluator source_evaluator(/*classification_threshold=*/0.5f);
+    parallel_for(n, threads, [&](std::size_t i) {
+      auto truth = source_truth_mask(selected, i);
+      if (!truth) {
+        errors[i] = truth.error();
+        return;
+      }
+      const Mask predicted = resize_mask(predictions[i].mask, truth->rows, truth->cols);
+      auto st = source_evaluator.add(selected.ids[i], truth.value(), predicted, predictions[i].image_probability,
+                                     selected.truth_labels[i]);
+      if (!st) errors[i] = st.error();
+    });
+    for (const auto& e : errors) {
+      if (e) return *e;
+    }
+    r.summary = source_evaluator.summary(options.gallery_size);
+  } else {
+    r.summary = r.model_size_summary;
+  }
   const EvaluationSummary& s = r.summary;
   r.empty_baseline_dice = s.images ? static_cast<double>(s.negative_images) / static_cast<double>(s.images) : 0.0;
   r.lowest_dice_positives = positives_by_dice(s, options.gallery_size, /*best_first=*/false);
@@ -341,6 +372,7 @@ Result<EvalReport> score_predictions(const SelectedImages& selected, const std::
             {"n_positive", s.positive_images},
             {"n_negative", s.negative_images},
             {"scoring_size", selected.size},
+            {"scored_at", at_source ? "source" : "model_size"},
             {"mean_dice", s.mean_dice},
             {"iou", s.mean_iou},
             {"mean_dice_positive", s.mean_dice_positive},
@@ -356,6 +388,12 @@ Result<EvalReport> score_predictions(const SelectedImages& selected, const std::
   image_level["threshold"] = s.classification_threshold;
   image_level["confusion"] = confusion_json(s.confusion);
   j["image_level"] = image_level;
+  const EvaluationSummary& m = r.model_size_summary;
+  j["model_size"] = {{"size", selected.size},
+                     {"mean_dice", m.mean_dice},
+                     {"mean_dice_positive", m.mean_dice_positive},
+                     {"mean_dice_negative", m.mean_dice_negative},
+                     {"iou", m.mean_iou}};
   json sweep_json = json::array();
   for (const auto& p : r.threshold_sweep) sweep_json.push_back({{"pixel_threshold", p.pixel_threshold}, {"mean_dice", p.mean_dice}});
   j["threshold_sweep"] = sweep_json;

@@ -105,7 +105,7 @@ struct Predictor::Impl {
     }
 
     torch::Tensor mask_sum, segmenter_image_sum, classifier_sum;
-    int segmenters = 0, classifiers = 0;
+    int segmenters = 0, classifiers = 0, joints = 0;
     for (const auto& net : nets) {
       NetProbs p = run(net, inputs.at(net.input_size));
       if (net.classifier) {
@@ -123,11 +123,15 @@ struct Predictor::Impl {
       mask_sum = segmenters ? mask_sum + mask : mask;
       segmenter_image_sum = segmenters ? segmenter_image_sum + p.image : p.image;
       ++segmenters;
+      joints += net.model.config.arch == "joint" ? 1 : 0;
     }
     torch::Tensor mask_mean = (mask_sum / segmenters).contiguous();  // [N, 1, S, S], S = input_size
     torch::Tensor image_mean = (segmenter_image_sum / segmenters).contiguous();  // [N]
     torch::Tensor classifier_mean;
     if (classifiers) classifier_mean = (classifier_sum / classifiers).contiguous();  // [N]
+    // Without a classifier, segmenters that all have a trained image head (joint) gate with it:
+    // the segmenter's max pixel is a poor image-level decision.
+    const bool gated = classifiers > 0 || joints == segmenters;
 
     const std::size_t pixels = static_cast<std::size_t>(input_size) * input_size;
     std::vector<ImagePrediction> out(count);
@@ -136,7 +140,11 @@ struct Predictor::Impl {
       pred.probability_map = ProbMap(input_size, input_size);
       const float* src = mask_mean.data_ptr<float>() + k * pixels;
       std::copy(src, src + pixels, pred.probability_map.p.begin());
-      if (classifiers) pred.classifier_probability = classifier_mean.data_ptr<float>()[k];
+      pred.max_pixel_probability = *std::max_element(pred.probability_map.p.begin(), pred.probability_map.p.end());
+      if (gated) {
+        pred.classifier_probability =
+            classifiers ? classifier_mean.data_ptr<float>()[k] : image_mean.data_ptr<float>()[k];
+      }
       pred.image_probability = pred.classifier_probability.value_or(image_mean.data_ptr<float>()[k]);
       const Mask at_model_size = apply_postprocess(pred.probability_map, pred.classifier_probability, postprocess);
       const Image8& source = images[first + k];

@@ -8,6 +8,7 @@
 #include "pneumo/core/files.hpp"
 #include "pneumo/core/parallel.hpp"
 #include "pneumo/eval/metrics.hpp"
+#include "pneumo/transforms/resize.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -35,6 +36,19 @@ double mean_dice_with(const std::vector<EvalSample>& samples, const PostprocessP
   return mean(dice_of);
 }
 
+// Kaggle Dice at the source size: post-processing at the model size, then the mask resized as
+// the Predictor does it.
+double source_dice_with(const std::vector<EvalSample>& samples, const std::vector<Mask>& source_truths,
+                        const PostprocessParams& params, int threads) {
+  std::vector<double> dice_of(samples.size());
+  parallel_for(samples.size(), threads, [&](std::size_t i) {
+    const Mask at_model = apply_postprocess(samples[i].probs, samples[i].classifier_prob, params);
+    const Mask& truth = source_truths[i];
+    dice_of[i] = dice(truth, resize_mask(at_model, truth.rows, truth.cols));
+  });
+  return mean(dice_of);
+}
+
 }  // namespace
 
 SearchGrid plain_tune_grid(int size) {
@@ -57,8 +71,12 @@ SearchGrid triplet_tune_grid(int size) {
 }
 
 Result<TuneOutcome> tune_postprocess(const std::vector<EvalSample>& samples, const PostprocessParams& current,
-                                     int threads) {
+                                     int threads, const std::vector<Mask>* source_truths) {
   if (samples.empty()) return fail(ErrorCode::kInvalidArgument, "tune: no images to tune on");
+  if (source_truths && source_truths->size() != samples.size()) {
+    return fail(ErrorCode::kInvalidArgument, fmt::format("tune: {} source truths for {} samples",
+                                                         source_truths->size(), samples.size()));
+  }
   const int size = samples[0].probs.rows;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     if (samples[i].probs.rows != size || samples[i].probs.cols != size) {
@@ -82,20 +100,37 @@ Result<TuneOutcome> tune_postprocess(const std::vector<EvalSample>& samples, con
   out.positives = static_cast<std::size_t>(std::count_if(
       samples.begin(), samples.end(), [](const EvalSample& s) { return count_nonzero(s.truth) > 0; }));
   out.grid_points = plain_result->table.size() + triplet_result->table.size();
-  out.dice_before = mean_dice_with(samples, current, threads);
-  const SearchResult& winner =
-      triplet_result->best_mean_dice > plain_result->best_mean_dice ? triplet_result.value() : plain_result.value();
-  if (winner.best_mean_dice > out.dice_before + 1e-12) {
-    out.best = winner.best_params;
-    out.dice_after = winner.best_mean_dice;
-    out.improved = !(out.best == current);
-  } else {
-    out.best = current;
-    out.dice_after = out.dice_before;
-  }
   std::vector<SearchRow> all = plain_result->table;
   all.insert(all.end(), triplet_result->table.begin(), triplet_result->table.end());
   std::stable_sort(all.begin(), all.end(), [](const SearchRow& a, const SearchRow& b) { return a.mean_dice > b.mean_dice; });
+  if (!source_truths) {
+    out.dice_before = mean_dice_with(samples, current, threads);
+    const SearchResult& winner =
+        triplet_result->best_mean_dice > plain_result->best_mean_dice ? triplet_result.value() : plain_result.value();
+    if (winner.best_mean_dice > out.dice_before + 1e-12) {
+      out.best = winner.best_params;
+      out.dice_after = winner.best_mean_dice;
+      out.improved = !(out.best == current);
+    } else {
+      out.best = current;
+      out.dice_after = out.dice_before;
+    }
+    out.model_size_dice_after = out.dice_after;
+  } else {
+    out.at_source = true;
+    out.dice_before = source_dice_with(samples, *source_truths, current, threads);
+    out.best = current;
+    out.dice_after = out.dice_before;
+    for (std::size_t k = 0; k < std::min(all.size(), kSourceRescored); ++k) {
+      const double d = source_dice_with(samples, *source_truths, all[k].params, threads);
+      if (d > out.dice_after + 1e-12) {
+        out.best = all[k].params;
+        out.dice_after = d;
+      }
+    }
+    out.improved = !(out.best == current);
+    out.model_size_dice_after = mean_dice_with(samples, out.best, threads);
+  }
   if (all.size() > 20) all.resize(20);
   out.top = std::move(all);
   return out;
@@ -110,12 +145,22 @@ Result<TuneRunResult> run_tuning(const TuneRunOptions& options) {
   std::vector<ImagePrediction>& predictions = run->predictions;
 
   std::vector<EvalSample> samples(predictions.size());
+  std::vector<Mask> source_truths(predictions.size());
+  std::vector<std::optional<Error>> errors(predictions.size());
+  parallel_for(samples.size(), threads, [&](std::size_t i) {
+    auto truth = source_truth_mask(selected, i);
+    if (truth) source_truths[i] = std::move(truth.value());
+    else errors[i] = truth.error();
+  });
+  for (const auto& e : errors) {
+    if (e) return *e;
+  }
   for (std::size_t i = 0; i < samples.size(); ++i) {
     samples[i].truth = std::move(selected.truths[i]);
     samples[i].probs = std::move(predictions[i].probability_map);
     samples[i].classifier_prob = predictions[i].classifier_probability;
   }
-  auto outcome = tune_postprocess(samples, predictor.postprocess(), threads);
+  auto outcome = tune_postprocess(samples, predictor.postprocess(), threads, &source_truths);
   if (!outcome) return outcome.error();
 
   TuneRunResult result;
@@ -132,6 +177,8 @@ Result<TuneRunResult> run_tuning(const TuneRunOptions& options) {
                {"grid_points", o.grid_points},
                {"hflip_tta", options.predictor.hflip_tta},
                {"scoring_size", selected.size},
+               {"scored_at", o.at_source ? "source" : "model_size"},
+               {"model_size_dice_after", o.model_size_dice_after},
                {"selection", selection_json(options.selection)}};
   result.json = note;
   result.json["current"] = to_json(o.current);

@@ -110,7 +110,7 @@ class EvaluationGlueTest : public ::testing::Test {
   static ImageSelection selection() {
     ImageSelection s;
     s.csv = root_ / "train-rle.csv";
-    s.dicom_dir = root_ / "dicom";
+    s.data_dirs = {root_ / "dicom"};
     s.cache_dir = root_ / "cache";  // hermetic: nothing under ~/.cache
     return s;
   }

@@ -137,6 +137,7 @@ TEST_F(PredictorTest, ShapesSizesAndModelInfo) {
     }
     // A U-Net's image head is the max of its mask logits, so its probability is the max pixel's.
     EXPECT_NEAR(pr.image_probability, max_p, 1e-5);
+    EXPECT_EQ(pr.max_pixel_probability, max_p);
     for (auto v : pr.mask.px) ASSERT_TRUE(v == 0 || v == 1);
     EXPECT_EQ(pr.positive, count_nonzero(pr.mask) > 0);
     // Post-processing at model size, then resize_mask to the source size.

@@ -85,8 +85,9 @@ nlohmann::json to_json(const PredictionRecord& r) {
   j["cols"] = r.cols;
   j["view_position"] = r.view_position;
   j["probability"] = round6(r.probability);
-  j["classifier_probability"] =
-      r.classifier_probability ? nlohmann::json(round6(*r.classifier_probability)) : nlohmann::json(nullptr);
+  j["threshold"] = r.threshold ? nlohmann::json(round6(*r.threshold)) : nlohmann::json(nullptr);
+  j["decided_by"] = r.decided_by;
+  j["max_pixel_probability"] = round6(r.max_pixel_probability);
   j["positive"] = r.positive;
   j["mask_area_px"] = r.mask_area_px;
   j["mask_area_cm2"] = r.mask_area_cm2 ? nlohmann::json(round6(*r.mask_area_cm2)) : nlohmann::json(nullptr);
@@ -115,9 +116,18 @@ Result<PredictionRecord> prediction_record_from_json(const nlohmann::json& j, st
   r.cols = j["cols"].get<int>();
   if (!j.contains("probability") || !j["probability"].is_number()) return bad("probability", "a number");
   r.probability = j["probability"].get<float>();
-  if (j.contains("classifier_probability") && !j["classifier_probability"].is_null()) {
-    if (!j["classifier_probability"].is_number()) return bad("classifier_probability", "a number or null");
-    r.classifier_probability = j["classifier_probability"].get<float>();
+  if (j.contains("threshold") && !j["threshold"].is_null()) {
+    if (!j["threshold"].is_number()) return bad("threshold", "a number or null");
+    r.threshold = j["threshold"].get<float>();
+  }
+  if (j.contains("decided_by")) {
+    if (!string_field("decided_by", r.decided_by) || (r.decided_by != "gate" && r.decided_by != "mask")) {
+      return bad("decided_by", "\"gate\" or \"mask\"");
+    }
+  }
+  if (j.contains("max_pixel_probability")) {
+    if (!j["max_pixel_probability"].is_number()) return bad("max_pixel_probability", "a number");
+    r.max_pixel_probability = j["max_pixel_probability"].get<float>();
   }
   if (!j.contains("positive") || !j["positive"].is_boolean()) return bad("positive", "true or false");
   r.positive = j["positive"].get<bool>();

@@ -71,7 +71,9 @@ TEST(PredictionRecord, JsonRoundTrip) {
   r.cols = 1024;
   r.view_position = "PA";
   r.probability = 0.25f;
-  r.classifier_probability = 0.75f;
+  r.threshold = 0.75f;
+  r.decided_by = "gate";
+  r.max_pixel_probability = 0.5f;
   r.positive = true;
   r.mask_area_px = 1234;
   r.mask_area_cm2 = 3.5;
@@ -87,7 +89,8 @@ TEST(PredictionRecord, JsonRoundTrip) {
   PredictionRecord minimal;
   minimal.image_id = "x";
   const nlohmann::json k = to_json(minimal);
-  EXPECT_TRUE(k["classifier_probability"].is_null());
+  EXPECT_TRUE(k["threshold"].is_null());
+  EXPECT_EQ(k["decided_by"], "mask");
   EXPECT_TRUE(k["mask_area_cm2"].is_null());
   EXPECT_EQ(prediction_record_from_json(k, "p").value(), minimal);
 

@@ -8,7 +8,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "pneumo/core/files.hpp"
+#include "pneumo/core/image_files.hpp"
 #include "pneumo/core/parallel.hpp"
 #include "pneumo/core/progress.hpp"
 #include "pneumo/core/strings.hpp"
@@ -42,13 +45,13 @@ struct ManifestEntry {
 Result<Fingerprint> fingerprint_of(const SampleSource& source) {
   std::error_code ec;
   Fingerprint f;
-  if (!fs::exists(source.dicom_path, ec)) {
-    return fail(ErrorCode::kNotFound, source.dicom_path.string() + ": no such file");
+  if (!fs::exists(source.image_path, ec)) {
+    return fail(ErrorCode::kNotFound, source.image_path.string() + ": no such file");
   }
-  f.source_bytes = fs::file_size(source.dicom_path, ec);
-  if (ec) return fail(ErrorCode::kIo, source.dicom_path.string() + ": cannot stat: " + ec.message());
-  const auto mtime = fs::last_write_time(source.dicom_path, ec);
-  if (ec) return fail(ErrorCode::kIo, source.dicom_path.string() + ": cannot stat: " + ec.message());
+  f.source_bytes = fs::file_size(source.image_path, ec);
+  if (ec) return fail(ErrorCode::kIo, source.image_path.string() + ": cannot stat: " + ec.message());
+  const auto mtime = fs::last_write_time(source.image_path, ec);
+  if (ec) return fail(ErrorCode::kIo, source.image_path.string() + ": cannot stat: " + ec.message());
   f.source_mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(mtime.time_since_epoch()).count();
   f.rle_hash = rle_rows_hash(source.rle_rows);
   return f;
@@ -132,15 +135,51 @@ Status write_manifest(const fs::path& path, int size, const std::unordered_map<s
   return write_file_atomic(path, j.dump(1) + "\n");
 }
 
+// A PNG/JPEG decoded to grey at target size. JPEG: libjpeg scales by 1/2, 1/4 or 1/8 in the DCT
+// domain when that keeps both sides >= the target (as read_dicom_resized does for DICOM JPEGs),
+// then resize_image brings it to the exact size. meta.rows/cols give the stored size.
+Result<DicomImage> read_plain_image_resized(const fs::path& path, int target_rows, int target_cols) {
+  auto stored = read_image_size(path);
+  if (!stored) return stored.error();
+  int flags = cv::IMREAD_GRAYSCALE;
+  const std::string ext = to_lower(path.extension().string());
+  if (ext == ".jpg" || ext == ".jpeg") {
+    for (auto [factor, reduced] : {std::pair{8, cv::IMREAD_REDUCED_GRAYSCALE_8}, std::pair{4, cv::IMREAD_REDUCED_GRAYSCALE_4},
+                                   std::pair{2, cv::IMREAD_REDUCED_GRAYSCALE_2}}) {
+      if ((stored->rows + factor - 1) / factor >= target_rows && (stored->cols + factor - 1) / factor >= target_cols) {
+        flags = reduced;
+        break;
+      }
+    }
+  }
+  cv::Mat mat;
+  try {
+    mat = cv::imread(path.string(), flags);
+  } catch (const cv::Exception&) {
+    mat.release();
+  }
+  if (mat.empty() || mat.type() != CV_8UC1) return fail(ErrorCode::kBadInput, path.string() + ": not a decodable PNG/JPEG image");
+  Image8 decoded(mat.rows, mat.cols);
+  for (int r = 0; r < mat.rows; ++r) std::copy_n(mat.ptr(r), mat.cols, decoded.px.begin() + std::size_t(r) * mat.cols);
+  DicomImage out;
+  out.meta.sop_instance_uid = path.stem().string();
+  out.meta.rows = stored->rows;
+  out.meta.cols = stored->cols;
+  out.image = resize_image(decoded, target_rows, target_cols);
+  return out;
+}
+
 // Decodes, resizes and writes one source. Errors carry the image id.
 Result<CacheEntry> build_entry(const SampleSource& source, const fs::path& dir, int size) {
   // Decoded straight to the cache size (DCT-domain scaling for JPEG): the mask is decoded at the
   // source size from the header's Rows/Columns and area-resized below.
-  auto decoded = read_dicom_resized(source.dicom_path, /*target_rows=*/size, /*target_cols=*/size);
+  auto decoded = is_plain_image_file(source.image_path)
+                     ? read_plain_image_resized(source.image_path, /*target_rows=*/size, /*target_cols=*/size)
+                     : read_dicom_resized(source.image_path, /*target_rows=*/size, /*target_cols=*/size);
   if (!decoded) return decoded.error();
   const DicomMeta& meta = decoded->meta;
   if (decoded->image.empty() || meta.rows <= 0 || meta.cols <= 0) {
-    return fail(ErrorCode::kBadInput, source.dicom_path.string() + ": image has no pixels");
+    return fail(ErrorCode::kBadInput, source.image_path.string() + ": image has no pixels");
   }
   Mask mask(meta.rows, meta.cols);
   for (size_t i = 0; i < source.rle_rows.size(); ++i) {

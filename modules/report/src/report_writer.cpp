@@ -121,6 +121,7 @@ std::string stats_to_json(const DatasetStats& s) {
 
   j["dicom"] = Json{{"dir", s.dicom_dir},
                     {"files", s.dicom_files},
+                    {"plain_image_files", s.plain_image_files},
                     {"matched_images", s.matched_images},
                     {"matched_positive", s.matched_positive}};
   j["sex"] = counts_json(s.sex, false);
@@ -238,8 +239,11 @@ Result<ReportFiles> write_stats_report(const fs::path& out_dir, const DatasetSta
   if (!s.mask_area_cm2) md << "\ncm² areas need matched DICOMs with PixelSpacing.\n";
 
   if (s.has_dicoms) {
-    md << "\n## DICOM metadata\n\n" << s.dicom_files << " readable DICOMs (duplicates counted once), "
-       << s.matched_images << " with a label row (" << s.matched_positive << " positive). "
+    md << "\n## DICOM metadata\n\n" << s.dicom_files << " readable images (duplicates counted once";
+    if (s.plain_image_files > 0) {
+      md << "; " << s.plain_image_files << " of them PNG/JPEG without DICOM tags, counted as 'unknown' in every table";
+    }
+    md << "), " << s.matched_images << " with a label row (" << s.matched_positive << " positive). "
        << "Counts cover every readable DICOM; 'positive' counts the labelled-positive ones.\n";
     category_table(md, "Sex", s.sex);
     category_table(md, "Age groups", s.age_groups);

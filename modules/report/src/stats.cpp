@@ -13,6 +13,7 @@ namespace pneumo {
 namespace {
 
 constexpr const char* kMissing = "(missing)";
+constexpr const char* kUnknownNoHeader = "unknown";  // PNG/JPEG images carry no DICOM tags
 
 const std::vector<std::string>& age_group_names() {
   static const std::vector<std::string> names = {"<1", "1-4", "5-14", "15-24", "25-44", "45-64", "65+", "unknown"};
@@ -131,7 +132,7 @@ Result<DatasetStats> compute_stats(const DatasetIndex& index, const StatsOptions
 
   if (index.has_dicoms()) {
     s.has_dicoms = true;
-    s.dicom_dir = index.dicom_dir->string();
+    s.dicom_dir = index.data_dirs_text();
     std::map<std::size_t, double> area_of_label;  // label index -> px area
     for (std::size_t i = 0; i < positives.size(); ++i) area_of_label[positives[i]] = areas[i];
     Tally sex, age, view, modality, body;
@@ -145,6 +146,12 @@ Result<DatasetStats> compute_stats(const DatasetIndex& index, const StatsOptions
         s.matched_positive += positive ? 1 : 0;
       }
       const DicomMeta& m = image.meta;
+      if (!image.has_dicom_header) {
+        // A PNG/JPEG export: its tags are unknown, which is a fact about the data, not an error.
+        s.plain_image_files += 1;
+        for (Tally* t : {&sex, &age, &view, &modality, &body}) t->add(kUnknownNoHeader, positive);
+        continue;
+      }
       sex.add(upper_trimmed(m.sex), positive);
       age.add(cdc_age_group(m.age_years), positive);
       view.add(upper_trimmed(m.view_position), positive);

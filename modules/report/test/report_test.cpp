@@ -181,7 +181,7 @@ TEST(Stats, JsonAndReportFiles) {
   DatasetIndex index = make_index("files");
   auto stats = compute_stats(index, quiet());
   ASSERT_TRUE(stats) << stats.error().message;
-  const fs::path out = index.dicom_dir->parent_path() / "report";
+  const fs::path out = index.data_dirs.front().parent_path() / "report";
   auto files = write_stats_report(out, *stats);
   ASSERT_TRUE(files) << files.error().message;
 
@@ -233,7 +233,7 @@ TEST(Stats, WithoutGnuplotTheReportSaysSo) {
   DatasetIndex index = make_index("no_gnuplot");
   auto stats = compute_stats(index, quiet());
   ASSERT_TRUE(stats) << stats.error().message;
-  const fs::path out = index.dicom_dir->parent_path() / "report";
+  const fs::path out = index.data_dirs.front().parent_path() / "report";
   ::setenv("PNEUMO_GNUPLOT", "/nonexistent/gnuplot", 1);
   auto files = write_stats_report(out, *stats);
   ::unsetenv("PNEUMO_GNUPLOT");

@@ -96,14 +96,28 @@ Status validate(const TrainConfig& c) {
   if (c.loss.bce + c.loss.dice + c.loss.focal + c.loss.lovasz <= 0) return bad("loss: no term with a positive weight");
   if (c.image_loss_weight < 0) return bad("image_loss_weight must be >= 0");
   if (c.threads < 0) return bad("threads must be >= 0");
+  for (int k : c.holdout_folds) {
+    if (k < 0 || k >= c.folds) return bad(fmt::format("holdout fold {} is not in [0, {})", k, c.folds));
+    if (k == c.fold) return bad(fmt::format("holdout fold {} is the validation fold", k));
+  }
   return ok_status();
 }
+
+namespace {
+nlohmann::json paths_to_json(const std::vector<std::filesystem::path>& paths) {
+  auto out = nlohmann::json::array();
+  for (const auto& p : paths) out.push_back(p.string());
+  return out;
+}
+}  // namespace
 
 nlohmann::json to_json(const TrainConfig& c) {
   return {
       {"model", to_json(c.model)},
       {"csv", c.csv.string()},
-      {"dicom_dir", c.dicom_dir.string()},
+      {"data_dirs", paths_to_json(c.data_dirs)},
+      {"train_only_dirs", paths_to_json(c.train_only_dirs)},
+      {"holdout_folds", c.holdout_folds},
       {"folds_csv", c.folds_csv.string()},
       {"cache_dir", c.cache_dir.string()},
       {"folds", c.folds},
@@ -139,7 +153,7 @@ nlohmann::json to_json(const TrainConfig& c) {
 Result<TrainConfig> train_config_from_json(const nlohmann::json& j, std::string_view source, const TrainConfig& base) {
   if (!j.is_object()) return fail(ErrorCode::kBadInput, fmt::format("{}: expected a JSON object", source));
   static const std::set<std::string> kKeys = {
-      "model", "csv", "dicom_dir", "folds_csv", "cache_dir", "folds", "fold", "fold_seed", "epochs", "batch",
+      "model", "csv", "dicom_dir", "data_dirs", "train_only_dirs", "holdout_folds", "folds_csv", "cache_dir", "folds", "fold", "fold_seed", "epochs", "batch",
       "accumulate", "optimizer", "weight_decay", "momentum", "encoder_lr_scale", "schedule", "loss", "focal_gamma",
       "image_loss_weight", "freeze_encoder_epochs", "early_stop_patience", "amp", "encoder_weights", "augment",
       "sampler", "hard_examples_csv", "workers", "max_batches_per_epoch", "device", "threads", "seed", "out_dir"};
@@ -158,8 +172,16 @@ Result<TrainConfig> train_config_from_json(const nlohmann::json& j, std::string_
     auto path = [&](const char* key, std::filesystem::path& out) {
       if (j.contains(key)) out = j[key].get<std::string>();
     };
+    auto path_list = [&](const char* key, std::vector<std::filesystem::path>& out) {
+      if (!j.contains(key)) return;
+      out.clear();
+      for (const auto& item : j[key]) out.emplace_back(item.get<std::string>());
+    };
     path("csv", c.csv);
-    path("dicom_dir", c.dicom_dir);
+    if (j.contains("dicom_dir")) c.data_dirs = {j["dicom_dir"].get<std::string>()};  // runs before data_dirs existed
+    path_list("data_dirs", c.data_dirs);
+    path_list("train_only_dirs", c.train_only_dirs);
+    if (j.contains("holdout_folds")) c.holdout_folds = j["holdout_folds"].get<std::vector<int>>();
     path("folds_csv", c.folds_csv);
     path("cache_dir", c.cache_dir);
     path("encoder_weights", c.encoder_weights);

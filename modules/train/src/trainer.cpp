@@ -3,6 +3,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -10,7 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "pneumo/core/files.hpp"
 #include "pneumo/core/parallel.hpp"
@@ -62,36 +65,62 @@ Result<PreparedData> prepare_data(TrainConfig& c, const fs::path& run_dir, Distr
   IndexOptions index_options;
   index_options.threads = c.threads;
   index_options.progress = !quiet && dist.is_main();
-  auto index = build_dataset_index(c.csv, c.dicom_dir, index_options);
+  auto index = build_dataset_index(c.csv, c.data_dirs, index_options);
   if (!index) return index.error();
   if (index->images.empty()) {
-    return fail(ErrorCode::kBadInput, fmt::format("{}: no readable DICOM files found", c.dicom_dir.string()));
+    return fail(ErrorCode::kBadInput, fmt::format("{}: no readable DICOM, PNG or JPEG files found", index->data_dirs_text()));
   }
 
-  std::vector<FoldEntry> folds;
-  if (!c.folds_csv.empty()) {
-    auto read = read_folds_csv(c.folds_csv);
-    if (!read) return read.error();
-    folds = std::move(read.value());
-  } else {
-    auto assigned = assign_folds(index.value(), c.folds, c.fold_seed);
-    if (!assigned) return assigned.error();
-    folds = std::move(assigned.value());
-  }
+  auto selected_folds = folds_for(index.value(), c.folds_csv, c.folds, c.fold_seed);
+  if (!selected_folds) return selected_folds.error();
+  const std::vector<FoldEntry>& folds = selected_folds.value();
   if (dist.is_main()) {
     if (auto st = write_folds_csv(run_dir / "folds.csv", folds); !st) return st.error();
   }
   std::unordered_map<std::string, int> fold_of;
   for (const auto& f : folds) fold_of[f.image_id] = f.fold;
+  const std::set<int> holdout(c.holdout_folds.begin(), c.holdout_folds.end());
 
   std::vector<SampleSource> train_sources, val_sources;
+  std::unordered_set<std::string> seen;
+  long long held_out = 0;
   for (std::size_t i : index->matched_images()) {
     const IndexedImage& image = index->images[i];
     auto it = fold_of.find(image.image_id());
     if (it == fold_of.end()) continue;
+    seen.insert(image.image_id());
+    if (holdout.count(it->second)) {
+      ++held_out;
+      continue;
+    }
     SampleSource source{image.image_id(), image.path, {}};
     if (const ImageLabel* label = index->label_of(image)) source.rle_rows = label->encodings;
     (it->second == c.fold ? val_sources : train_sources).push_back(std::move(source));
+  }
+  if (!c.train_only_dirs.empty()) {
+    auto extra = build_dataset_index(c.csv, c.train_only_dirs, index_options);
+    if (!extra) return extra.error();
+    long long added = 0, skipped = 0;
+    for (std::size_t i : extra->matched_images()) {
+      const IndexedImage& image = extra->images[i];
+      // An image that is also in the fold data keeps its fold: never train on a validation image.
+      if (!seen.insert(image.image_id()).second) {
+        ++skipped;
+        continue;
+      }
+      SampleSource source{image.image_id(), image.path, {}};
+      if (const ImageLabel* label = extra->label_of(image)) source.rle_rows = label->encodings;
+      train_sources.push_back(std::move(source));
+      ++added;
+    }
+    if (dist.is_main()) {
+      spdlog::info("train-only images: {} added from {}{}", added, extra->data_dirs_text(),
+                   skipped ? fmt::format(" ({} also in the fold data, left to their folds)", skipped) : "");
+    }
+  }
+  if (dist.is_main() && held_out > 0) {
+    spdlog::info("held out: {} images of fold(s) {} (neither trained nor validated on)", held_out,
+                 fmt::join(c.holdout_folds, ","));
   }
   if (train_sources.empty() || val_sources.empty()) {
     return fail(ErrorCode::kBadInput, fmt::format("fold {} leaves {} training and {} validation images; need both",
@@ -366,7 +395,7 @@ Result<TrainSummary> train_loop(TrainConfig c, const fs::path& run_dir, bool res
   if (main) {
     if (auto st = ensure_directory(run_dir / "checkpoints"); !st) return st.error();
   }
-  if (c.cache_dir.empty()) c.cache_dir = default_cache_dir(c.dicom_dir);
+  if (c.cache_dir.empty()) c.cache_dir = default_cache_dir(c.data_dirs.empty() ? fs::path(".") : c.data_dirs.front());
   if (main && !resume) {
     if (auto st = write_file_atomic(run_dir / "config.json", to_json(c).dump(2) + "\n"); !st) return st.error();
   }

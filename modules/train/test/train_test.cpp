@@ -134,9 +134,28 @@ TEST(TrainConfig, JsonRoundTripAndUnknownKeys) {
   c.epochs = 3;
   c.loss = parse_loss_spec("bce:3,dice:1,focal:4").value();
   c.augment = AugmentConfig::heavy();
+  c.data_dirs = {"dicom-1k", "more"};
+  c.train_only_dirs = {"jpg-positive"};
+  c.holdout_folds = {0};
+  c.fold = 1;
   auto back = train_config_from_json(to_json(c), "test");
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back.value(), c);
+  // Run folders written before data_dirs existed hold one "dicom_dir".
+  auto old = to_json(c);
+  old.erase("data_dirs");
+  old["dicom_dir"] = "dicom";
+  auto legacy = train_config_from_json(old, "old/config.json");
+  ASSERT_TRUE(legacy) << legacy.error().message;
+  EXPECT_EQ(legacy->data_dirs, std::vector<std::filesystem::path>{"dicom"});
+  // A held-out fold must exist and must not be the validation fold.
+  for (int bad_fold : {1, 5, -1}) {
+    auto k = to_json(c);
+    k["holdout_folds"] = {bad_fold};
+    auto rejected = train_config_from_json(k, "cfg.json");
+    ASSERT_FALSE(rejected) << bad_fold;
+    EXPECT_NE(rejected.error().message.find("holdout fold"), std::string::npos);
+  }
   auto j = to_json(c);
   j["epohcs"] = 3;
   auto bad = train_config_from_json(j, "cfg.json");

@@ -1,16 +1,18 @@
-// The dataset index: the label CSV joined with a folder of DICOMs, plus everything that does
-// not fit (orphan labels, unlabelled or unreadable files, duplicates, non-frontal or non-chest
-// images), so that training and statistics start from one checked list.
+// The dataset index: the label CSV joined with folders of DICOMs (and plain PNG/JPEG images),
+// plus everything that does not fit (orphan labels, unlabelled or unreadable files, duplicates,
+// non-frontal or non-chest images), so that training and statistics start from one checked list.
 //
 //   pneumo::IndexOptions opt;
 //   opt.threads = 8;
-//   auto index = pneumo::build_dataset_index("train-rle.csv", "dicom/", opt);
+//   auto index = pneumo::build_dataset_index("train-rle.csv", {"dicom-1k/", "jpg-positive/"}, opt);
 //   if (!index) { std::cerr << index.error().message << "\n"; }   // only the CSV can fail it
 //   for (const auto& e : index->images)
 //     if (const ImageLabel* l = index->label_of(e)) use(e.path, l->positive());
 //
-// Matching uses the SOPInstanceUID read from each file, never the file name: SIIM names files
-// after the UID, but renamed copies exist in the wild and a name can lie.
+// DICOMs are matched by the SOPInstanceUID read from each file, never the file name: SIIM names
+// files after the UID, but renamed copies exist in the wild and a name can lie. A PNG or JPEG has
+// no header, so its file stem is its ImageId (SIIM exports are named `<ImageId>.jpg`); its
+// metadata (sex, age, view, modality, spacing) is unknown, which is not a problem.
 // A DICOM that cannot be read is recorded in `unreadable_files` and the scan goes on.
 //
 // Thread-safety: build_dataset_index uses `threads` workers internally and may itself be called
@@ -35,10 +37,11 @@ struct IndexOptions {
   LabelCsvOptions labels;  // RLE format and mask size of the label CSV
 };
 
-// One readable DICOM file.
+// One readable DICOM or plain image file.
 struct IndexedImage {
   std::filesystem::path path;
   DicomMeta meta;                          // meta.patient_id: never log or write it
+  bool has_dicom_header = true;            // false: PNG/JPEG; meta holds only the id (stem) and size
   std::optional<std::size_t> label_index;  // into DatasetIndex::labels.images; nullopt = unlabelled
   bool duplicate = false;  // an earlier file (in path order) has the same SOPInstanceUID
   const std::string& image_id() const { return meta.sop_instance_uid; }
@@ -56,10 +59,10 @@ struct DuplicateImage {
 
 struct DatasetIndex {
   std::filesystem::path csv_path;
-  std::optional<std::filesystem::path> dicom_dir;  // nullopt: labels only, no DICOM section
+  std::vector<std::filesystem::path> data_dirs;  // empty: labels only, no image section
   LabelCsvOptions label_options;
   LabelTable labels;
-  std::vector<IndexedImage> images;  // one per readable DICOM, sorted by path
+  std::vector<IndexedImage> images;  // one per readable file, in data_dirs order, sorted by path within each
 
   // Problems. Indices point into `images`; ids are SOPInstanceUIDs; all lists are sorted.
   // The per-image lists skip duplicate files (reported once, under duplicate_images).
@@ -71,20 +74,31 @@ struct DatasetIndex {
   std::vector<std::size_t> non_chest;       // see non_chest_reason
   std::vector<std::size_t> size_mismatch;   // labelled, but rows x cols differ from the mask size
 
-  bool has_dicoms() const { return dicom_dir.has_value(); }
+  bool has_dicoms() const { return !data_dirs.empty(); }
+  // The data folders joined with ", " (for reports).
+  std::string data_dirs_text() const;
   const ImageLabel* label_of(const IndexedImage& image) const;
   // Labelled, readable and not a duplicate: the images a model can train on.
   std::vector<std::size_t> matched_images() const;
 };
 
-// Builds the index. Only an unreadable or malformed label CSV, or a missing DICOM folder, is an
+// Builds the index. Only an unreadable or malformed label CSV, or a missing data folder, is an
 // error; every per-file problem is recorded in the index instead.
-// DICOMs are the files ending in .dcm (any case) under dicom_dir, recursively.
+// Images are the files ending in .dcm, .png, .jpg or .jpeg (any case) under each data folder,
+// recursively. The same ImageId in two files (even in two folders) is a duplicate: the first
+// file, in data_dirs order, is kept.
+Result<DatasetIndex> build_dataset_index(const std::filesystem::path& csv_path,
+                                         const std::vector<std::filesystem::path>& data_dirs,
+                                         const IndexOptions& options);
+// One folder, or none (labels only).
 Result<DatasetIndex> build_dataset_index(const std::filesystem::path& csv_path,
                                          const std::optional<std::filesystem::path>& dicom_dir,
                                          const IndexOptions& options);
 
 // Same, from an already-read label table (tests, and callers that parsed the CSV themselves).
+Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOptions& label_options,
+                                         const std::vector<std::filesystem::path>& data_dirs,
+                                         const IndexOptions& options);
 Result<DatasetIndex> build_dataset_index(LabelTable labels, const LabelCsvOptions& label_options,
                                          const std::optional<std::filesystem::path>& dicom_dir,
                                          const IndexOptions& options);

@@ -45,6 +45,12 @@ struct FoldEntry {
 // Errors: k < 2, or fewer groups than k (kInvalidArgument).
 Result<std::vector<FoldEntry>> assign_folds(const DatasetIndex& index, int k, std::uint64_t seed);
 
+// The one fold selection every command uses (train, eval, tune): the folds of `folds_csv` when
+// it is given, else assign_folds(index, k, seed), so `eval --fold K` scores exactly what a run
+// trained with `--fold K` validated on. Errors: those of read_folds_csv / assign_folds.
+Result<std::vector<FoldEntry>> folds_for(const DatasetIndex& index, const std::filesystem::path& folds_csv, int k,
+                                         std::uint64_t seed);
+
 // "first 12 hex digits of the salted hash" used for the `group` column.
 std::string group_key(std::string_view patient_id);
 

@@ -13,7 +13,12 @@
 //   2. triplet = false: mask = pixels with p > pixel_threshold;
 //      triplet = true:  the image is empty unless at least triplet_min_area pixels have
 //                       p > top_threshold; otherwise mask = pixels with p > bottom_threshold;
-//   3. when min_component_area > 1, 8-connected components smaller than it are removed.
+//   3. when min_component_area > 1, 8-connected components smaller than it are removed;
+//   4. with an open gate (classifier_prob given and >= classifier_threshold) the mask is never
+//      empty, so that "positive" always equals "gate probability >= its threshold": when steps 2-3
+//      left nothing, the largest 8-connected component of p > (bottom_threshold when triplet,
+//      else pixel_threshold) is kept (ties: the first in raster order); when no pixel passes that,
+//      peak_region(map). The gate is the image-level decision; the mask says where.
 // Pixel thresholds are strict (p > t); the classifier gate keeps prob >= threshold. NaN pixels
 // never pass a threshold. Areas are in pixels of the map, so they depend on its resolution.
 //
@@ -37,6 +42,13 @@ Mask threshold(const ProbMap& map, float t);
 // Removes 8-connected components (diagonal neighbours join) with fewer than min_area pixels,
 // in place; returns how many components were removed. min_area <= 1 changes nothing.
 int remove_small_components(Mask& mask, int min_area);
+
+// The largest 8-connected component of a 0/1 mask (ties: lowest label, i.e. first in raster
+// order of its first pixel); empty when the mask is.
+Mask largest_component(const Mask& mask);
+// Pixels with p >= half the map's maximum (the argmax pixel alone when the maximum is <= 0 or
+// NaN-free values are absent): never empty for a non-empty map.
+Mask peak_region(const ProbMap& map);
 
 // Triplet rule alone: empty unless count(p > top) >= min_area, then p > bottom.
 Mask triplet_mask(const ProbMap& map, float top_threshold, float bottom_threshold, int min_area);

@@ -1,7 +1,7 @@
 // `pneumo eval`: score model predictions against the truth and write a report folder.
 //
 //   pneumo::EvalRunOptions opt;
-//   opt.selection = {.csv = "train-rle.csv", .dicom_dir = "dicom", .fold = 0};
+//   opt.selection = {.csv = "train-rle.csv", .data_dirs = {"dicom"}, .fold = 0};
 //   opt.predictor.model_files = {"runs/a/model.pneumo"};
 //   opt.out_dir = "runs/a/eval";
 //   auto report = pneumo::run_evaluation(opt);          // Result<EvalReport>
@@ -11,9 +11,12 @@
 //   auto report = pneumo::score_predictions(selected, predictions, options);    // no files
 //   auto st = pneumo::write_evaluation_outputs(selected, predictions, *report, options);
 //
-// Scoring happens at the model's input size (SelectedImages::size), where the truth mask is the
-// cached training mask, so what is scored is what training validated; predictions must be at
-// that size (a Predictor fed the cached images returns them so).
+// Scoring happens twice. The headline figures are at the source resolution, as Kaggle scored
+// them: the truth decoded from the label rows at each image's own size (1024x1024 for SIIM), the
+// post-processed prediction resized there with resize_mask exactly as `pneumo predict` writes
+// it. Beside them ("model_size" in eval.json) the same predictions scored at the model's input
+// size (SelectedImages::size) against the cached training mask: what training validated.
+// Predictions must be at the model size (a Predictor fed the cached images returns them so).
 // Decision metrics (confusion, accuracy, precision, recall = sensitivity, specificity, F1) count an
 // image positive when its post-processed mask is non-empty: the tool's actual output. AUC and
 // average precision rank images by ImagePrediction::image_probability. The same metrics from
@@ -59,7 +62,10 @@ struct ThresholdSweepPoint {
 };
 
 struct EvalReport {
+  // The headline: at the source resolution when the selection carries label rows and source
+  // sizes (SelectedImages::rle_rows), else at the model size.
   EvaluationSummary summary;
+  EvaluationSummary model_size_summary;  // the same predictions scored at the model input size
   double empty_baseline_dice = 0;  // mean Dice of predicting every mask empty = share of negatives
   // Plain rule p > t with the report's min_component_area and gate, re-thresholding the stored
   // probability maps (t = 0.05 .. 0.95).

@@ -10,7 +10,8 @@
 //
 // Model roles: a file whose arch is "classifier" is a gate (two-stage recipe: the segmenters run
 // only where the averaged classifier probability >= postprocess.classifier_threshold); every other
-// file is a segmenter ("unet", "unetpp", "joint") and their probability maps are averaged. At
+// file is a segmenter ("unet", "unetpp", "joint") and their probability maps are averaged. When
+// there is no classifier and every segmenter is "joint", their averaged image head is the gate. At
 // least one segmenter is required. Post-processing parameters come from the first segmenter's
 // model file ("thresholds" block, see pneumo/model/config.hpp), unless overridden.
 // Pixel areas in the parameters (min_component_area, triplet_min_area) are in pixels of the
@@ -62,9 +63,13 @@ struct PredictorOptions {
 
 struct ImagePrediction {
   ProbMap probability_map;     // segmenters' averaged sigmoid, at model input size
-  float image_probability = 0; // P(pneumothorax) for the image: the classifier's when a gate is
-                               // present, else the segmenters' image head (max pixel for U-Nets)
-  std::optional<float> classifier_probability;  // the gate's, when present
+  float image_probability = 0; // P(pneumothorax) for the image: the gate's when there is one,
+                               // else the segmenters' image head (max pixel for U-Nets)
+  // The gate's probability: the classifiers' mean when the ensemble has a classifier, else the
+  // joint image head's when every segmenter is "joint"; nullopt for plain U-Nets. With a gate,
+  // positive == (*classifier_probability >= postprocess.classifier_threshold), always.
+  std::optional<float> classifier_probability;
+  float max_pixel_probability = 0;  // largest value of probability_map
   Mask mask;                   // post-processed, resized to the source image size (0/1)
   bool positive = false;       // mask non-empty
 };

@@ -2,7 +2,7 @@
 // batch prediction over them with a progress bar.
 //
 //   pneumo::ImageSelection sel;
-//   sel.csv = "train-rle.csv"; sel.dicom_dir = "dicom"; sel.fold = 0;   // fold 0 of 5, seed 42
+//   sel.csv = "train-rle.csv"; sel.data_dirs = {"dicom"}; sel.fold = 0;   // fold 0 of 5, seed 42
 //   auto data = pneumo::load_selected_images(sel, /*size=*/predictor.input_size(), threads, true);
 //   auto preds = pneumo::predict_all(
 //       [&](const std::vector<Image8>& b) { return predictor.predict(b); }, data->images, 16, true);
@@ -13,7 +13,8 @@
 // so `--fold K` selects what a run trained with `--fold K` validated on.
 // Images and truth masks come from the preprocess cache at `size` (the one training fills:
 // resize_image for the image, resize_mask for the union of the RLE rows), so truth and
-// prediction are at the same size and orientation; scoring happens at that size.
+// prediction are at the same size and orientation. The label rows and source sizes are kept too,
+// for scoring at the source resolution (source_truth_mask).
 //
 // Thread-safety: functions are reentrant; do not build the same cache directory from two
 // processes at once (see pipeline/cache.hpp).
@@ -38,9 +39,9 @@ namespace pneumo {
 
 struct ImageSelection {
   std::filesystem::path csv;        // train-rle.csv
-  std::filesystem::path dicom_dir;  // searched recursively
+  std::vector<std::filesystem::path> data_dirs;  // DICOM / PNG / JPEG folders, searched recursively
   std::filesystem::path folds_csv;  // optional: folds.csv from `pneumo index` or a training run
-  std::filesystem::path cache_dir;  // default: default_cache_dir(dicom_dir), as `pneumo train`
+  std::filesystem::path cache_dir;  // default: default_cache_dir(data_dirs[0]), as `pneumo train`
   std::optional<int> fold;          // nullopt: every matched image
   int folds = 5;                    // used when folds_csv is empty
   std::uint64_t fold_seed = 42;
@@ -52,6 +53,10 @@ struct SelectedImages {
   std::vector<Image8> images;        // size x size
   std::vector<Mask> truths;          // size x size, 0/1
   std::vector<bool> truth_labels;    // the source mask has at least one pixel
+  // What source-resolution scoring needs (Kaggle scored 1024x1024 masks): each image's stored
+  // size and its label rows (SIIM relative RLE at that size; "-1" or none = empty).
+  std::vector<int> source_rows, source_cols;
+  std::vector<std::vector<std::string>> rle_rows;
   std::vector<std::string> skipped;  // "<image_id>: <why>" for sources that could not be decoded
 };
 
@@ -60,6 +65,10 @@ struct SelectedImages {
 // (kBadInput). Sources that fail to decode are listed in `skipped`, not errors.
 Result<SelectedImages> load_selected_images(const ImageSelection& selection, int size, int threads,
                                             bool progress);
+
+// The truth of image i at its source size: the union of its RLE rows, decoded as SIIM relative RLE.
+// Errors name the image and the row.
+Result<Mask> source_truth_mask(const SelectedImages& selected, std::size_t i);
 
 using PredictFunction = std::function<Result<std::vector<ImagePrediction>>(const std::vector<Image8>&)>;
 

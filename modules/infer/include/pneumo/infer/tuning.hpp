@@ -2,12 +2,13 @@
 // in the model file.
 //
 //   pneumo::TuneRunOptions opt;
-//   opt.selection = {.csv = "train-rle.csv", .dicom_dir = "dicom", .fold = 0};  // the validation fold
+//   opt.selection = {.csv = "train-rle.csv", .data_dirs = {"dicom"}, .fold = 0};  // the validation fold
 //   opt.predictor.model_files = {"runs/a/model.pneumo"};
 //   auto t = pneumo::run_tuning(opt);               // predicts once, searches, writes unless dry_run
 //   t->best; t->dice_before; t->dice_after; t->written_to;
 //
-// Search (eval/search.hpp, maximising Kaggle mean Dice at the model input size), two grids:
+// Search (eval/search.hpp, maximising Kaggle mean Dice; `run_tuning` scores at the source
+// resolution, see tune_postprocess), two grids:
 //   plain:   pixel threshold 0.10 .. 0.90 (step 0.05)
 //   triplet: top 0.5 .. 0.9 x bottom 0.2 .. 0.5 (bottom <= top) x triplet min area
 //            {0, 50, 100, 200, 400, 800} px at 256 px, scaled by (size / 256)^2
@@ -46,13 +47,22 @@ struct TuneOutcome {
   bool improved = false;       // best differs from current and scores higher
   std::size_t images = 0, positives = 0;
   std::size_t grid_points = 0; // plain + triplet
-  std::vector<SearchRow> top;  // the 20 best grid points, best first
+  std::vector<SearchRow> top;  // the 20 best grid points, best first (model-size Dice)
+  bool at_source = false;      // dice_before/after and the choice are at the source resolution
+  double model_size_dice_after = 0;  // mean Dice of `best` at the model size
 };
 
 // Pure search on out-of-fold samples (truth + probability map + optional classifier prob).
 // Fails (kInvalidArgument) on no samples or samples of mixed sizes.
+// With `source_truths` (one per sample, at the image's source size), the objective is Kaggle
+// Dice at the source resolution: the exact grid search at the model size ranks every point, and
+// the best kSourceRescored of them (plus `current`) are re-scored exactly at the source size
+// (apply_postprocess, then resize_mask as `pneumo predict` does); the best of those wins, and
+// dice_before/dice_after are source-resolution figures. Masks lose or gain a few border pixels in
+// the resize, so the two rankings agree closely but not exactly.
+inline constexpr std::size_t kSourceRescored = 40;
 Result<TuneOutcome> tune_postprocess(const std::vector<EvalSample>& samples, const PostprocessParams& current,
-                                     int threads);
+                                     int threads, const std::vector<Mask>* source_truths = nullptr);
 
 struct TuneRunOptions {
   ImageSelection selection;

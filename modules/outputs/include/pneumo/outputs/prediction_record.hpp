@@ -51,9 +51,15 @@ struct PredictionRecord {
   std::string source_file;  // file name only: full paths can carry names of people or sites
   int rows = 0, cols = 0;   // source image size
   std::string view_position;  // "PA", "AP", ... or "" (PNG/JPEG)
-  float probability = 0;      // P(pneumothorax) for the image
-  std::optional<float> classifier_probability;  // the gate's, when a classifier was used
-  bool positive = false;    // the post-processed mask is non-empty
+  // The image-level score the decision thresholds. With a gate (a classifier, or a joint
+  // model's image head): the gate's probability, and positive == (probability >= threshold).
+  // Without one (plain U-Net): the largest pixel probability, threshold null, and positive means
+  // the post-processed mask is non-empty (pixel threshold, minimum area, triplet rule).
+  float probability = 0;
+  std::optional<float> threshold;  // the gate's operating threshold; null without a gate
+  std::string decided_by = "mask";  // "gate" or "mask": which rule set `positive`
+  float max_pixel_probability = 0;  // largest pixel of the segmenters' probability map
+  bool positive = false;    // the post-processed mask is non-empty (always so when decided_by gate)
   long long mask_area_px = 0;
   std::optional<double> mask_area_cm2;
   AffectedSide side = AffectedSide::kNone;

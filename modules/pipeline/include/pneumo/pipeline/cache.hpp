@@ -1,4 +1,4 @@
-// Preprocess cache: decode each DICOM and its RLE mask once, resize to the training size and keep
+// Preprocess cache: decode each image (DICOM, PNG or JPEG) and its RLE mask once, resize to the training size and keep
 // them as PNGs, so training epochs never touch DICOM or RLE again.
 //
 //   std::vector<pneumo::SampleSource> sources = ...;   // id, DICOM path, RLE rows ("-1" = empty)
@@ -14,9 +14,11 @@
 // and whose PNGs exist; a changed source (or changed labels) rebuilds just that entry. Entries of
 // sources not in this run are kept in the manifest, so one cache can serve several source lists.
 // Masks are the union of the rows, decoded as SIIM relative RLE at the DICOM's own size, and
-// resized with pneumo::resize_mask (area + threshold 0.5, tiny lesions kept); images with
+// resized with pneumo::resize_mask (area + threshold 0.5, tiny lesions kept); DICOMs with
 // pneumo::read_dicom_resized (JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain, then area
-// averaging to the exact size; other codecs: full decode + area averaging).
+// averaging to the exact size; other codecs: full decode + area averaging); JPEG files the same
+// way through OpenCV's reduced decoding (libjpeg's DCT scaling), PNG files by full decode + area
+// averaging.
 // Every file is written atomically (temp + rename).
 // Thread-safety: build_cache uses `threads` workers internally; do not run two builds on the
 // same cache directory at once (the manifest is read at the start and written at the end).
@@ -34,7 +36,7 @@ namespace pneumo {
 
 struct SampleSource {
   std::string image_id;                // file-name safe: no '/', '\\', not empty, no leading '.'
-  std::filesystem::path dicom_path;
+  std::filesystem::path image_path;  // a DICOM, or a PNG/JPEG (8-bit grey; colour is converted)
   std::vector<std::string> rle_rows;   // SIIM relative RLE; "-1" or empty rows mean no mask
 };
 

@@ -74,8 +74,9 @@ struct DatasetStats {
   std::optional<Summary> mask_area_cm2;
 
   bool has_dicoms = false;
-  std::string dicom_dir;           // as given; empty without DICOMs
-  long long dicom_files = 0;       // readable DICOMs, duplicates counted once
+  std::string dicom_dir;           // data folders as given, joined by ", "; empty without images
+  long long dicom_files = 0;       // readable images (DICOM or PNG/JPEG), duplicates counted once
+  long long plain_image_files = 0; // of which PNG/JPEG without DICOM tags ("unknown" in every tag table)
   long long matched_images = 0;    // labelled DICOMs
   long long matched_positive = 0;
   std::vector<CategoryCount> sex, age_groups, view_position, modality, body_part;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pneumo/core/result.hpp"
 #include "pneumo/model/config.hpp"
@@ -40,11 +41,18 @@ struct TrainConfig {
 
   // Data.
   std::filesystem::path csv;        // train-rle.csv
-  std::filesystem::path dicom_dir;  // searched recursively; matched by SOPInstanceUID
+  // Folders of DICOMs (matched by SOPInstanceUID) and PNG/JPEG images (matched by file stem),
+  // searched recursively; split into folds.
+  std::vector<std::filesystem::path> data_dirs;
+  // Folders whose images are only ever trained on: never assigned a fold, never validated or
+  // scored (e.g. extra positives exported without headers, which do not have the real class balance).
+  std::vector<std::filesystem::path> train_only_dirs;
   std::filesystem::path folds_csv;  // optional: folds from `pneumo index`; else computed
-  std::filesystem::path cache_dir;  // default: ~/.cache/pneumo/<hash of dicom_dir>
+  std::filesystem::path cache_dir;  // default: ~/.cache/pneumo/<hash of data_dirs[0]>
   int folds = 5;
-  int fold = 0;                     // validation fold
+  int fold = 0;                     // validation fold (model selection, curves)
+  // Folds left out of training and validation alike: a test fold that no training decision saw.
+  std::vector<int> holdout_folds;
   std::uint64_t fold_seed = 42;
 
   // Optimisation.

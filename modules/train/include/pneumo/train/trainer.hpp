@@ -3,7 +3,7 @@
 // exact resume. No torch types here, so the CLI stays a light translation unit.
 //
 //   pneumo::TrainConfig cfg = pneumo::default_train_config();
-//   cfg.csv = "data/train-rle.csv"; cfg.dicom_dir = "data/dicom"; cfg.out_dir = "runs/a";
+//   cfg.csv = "data/train-rle.csv"; cfg.data_dirs = {"data/dicom"}; cfg.out_dir = "runs/a";
 //   auto summary = pneumo::run_training(cfg, {});
 //   auto again   = pneumo::resume_training("runs/a", {});   // continues from checkpoints/last.pt
 //
