@@ -19,6 +19,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
@@ -64,29 +65,39 @@ void init_dcmtk_once() {
   });
 }
 
-std::string display(const fs::path& path) { return path.string(); }
+// Where the bytes come from: a file (read lazily by DCMTK) or a caller's buffer. `name` labels
+// every error message; `total_bytes` bounds what any element may declare.
+struct Input {
+  std::string name;
+  const fs::path* path = nullptr;       // file input
+  const std::uint8_t* data = nullptr;   // memory input (when path is null)
+  std::size_t size = 0;
+  std::uint64_t total_bytes = 0;        // file size or buffer size, set by sniff
+};
 
-// Checks existence and the first bytes, so that a PNG or an empty file gets a clear message
-// instead of whatever DCMTK makes of it. Accepts "DICM" at byte 128 (Part 10 file) or a dataset
-// that starts with a plausible low group number in either byte order (no preamble, e.g. ACR-NEMA
-// style or implicit VR files written without meta header).
-Status sniff(const fs::path& path) {
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    return fail(ErrorCode::kNotFound, display(path) + ": no such file");
-  }
-  if (!fs::is_regular_file(status)) {
-    return fail(ErrorCode::kBadInput, display(path) + ": not a regular file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorCode::kIo, display(path) + ": cannot open for reading");
-  std::array<unsigned char, 132> head{};
-  in.read(reinterpret_cast<char*>(head.data()), head.size());
-  const auto got = static_cast<size_t>(in.gcount());
-  if (got == 0) return fail(ErrorCode::kBadInput, display(path) + ": empty file (0 bytes), expected DICOM");
-  if (got == head.size() && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' &&
-      head[131] == 'M') {
+Input file_input(const fs::path& path) {
+  Input in;
+  in.name = path.string();
+  in.path = &path;
+  return in;
+}
+
+Input memory_input(const std::uint8_t* data, std::size_t size, std::string_view name) {
+  Input in;
+  in.name = name.empty() ? std::string("<memory>") : std::string(name);
+  in.data = data;
+  in.size = size;
+  in.total_bytes = size;
+  return in;
+}
+
+// Checks the first bytes, so that a PNG or an empty file gets a clear message instead of whatever
+// DCMTK makes of it. Accepts "DICM" at byte 128 (Part 10 file) or a dataset that starts with a
+// plausible low group number in either byte order (no preamble, e.g. ACR-NEMA style or implicit
+// VR files written without meta header).
+Status sniff_bytes(const std::string& name, const unsigned char* head, std::size_t got) {
+  if (got == 0) return fail(ErrorCode::kBadInput, name + ": empty file (0 bytes), expected DICOM");
+  if (got >= 132 && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' && head[131] == 'M') {
     return ok_status();
   }
   if (got >= 8) {
@@ -95,22 +106,52 @@ Status sniff(const fs::path& path) {
     auto plausible = [](unsigned group) { return group >= 0x0002 && group <= 0x0030 && group % 2 == 0; };
     if (plausible(little) || plausible(big)) return ok_status();
   }
-  return fail(ErrorCode::kBadInput,
-              display(path) + ": not a DICOM file (no 'DICM' at byte 128 and no dataset at byte 0)");
+  return fail(ErrorCode::kBadInput, name + ": not a DICOM file (no 'DICM' at byte 128 and no dataset at byte 0)");
 }
 
-// Loads the file; with `header_only` parsing stops at PixelData so the pixels are never read.
-Status load(const fs::path& path, DcmFileFormat& file, bool header_only) {
+// Existence, size and first bytes of the input.
+Status sniff(Input& in) {
+  if (in.path == nullptr) {
+    if (in.data == nullptr && in.size > 0) return fail(ErrorCode::kInvalidArgument, in.name + ": null buffer");
+    return sniff_bytes(in.name, in.data, in.size);
+  }
+  const fs::path& path = *in.path;
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return fail(ErrorCode::kNotFound, in.name + ": no such file");
+  if (!fs::is_regular_file(status)) return fail(ErrorCode::kBadInput, in.name + ": not a regular file");
+  in.total_bytes = fs::file_size(path, ec);
+  if (ec) return fail(ErrorCode::kIo, in.name + ": cannot read the file size: " + ec.message());
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return fail(ErrorCode::kIo, in.name + ": cannot open for reading");
+  std::array<unsigned char, 132> head{};
+  file.read(reinterpret_cast<char*>(head.data()), head.size());
+  return sniff_bytes(in.name, head.data(), static_cast<std::size_t>(file.gcount()));
+}
+
+// Parses the input; with `header_only` parsing stops at PixelData so the pixels are never read.
+Status load(Input& in, DcmFileFormat& file, bool header_only) {
   init_dcmtk_once();
-  if (auto st = sniff(path); !st) return st;
-  const OFFilename name(path.c_str());
-  const OFCondition cond =
-      header_only ? file.loadFileUntilTag(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                          ERM_autoDetect, DCM_PixelData)
-                  : file.loadFile(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  if (auto st = sniff(in); !st) return st;
+  OFCondition cond = EC_Normal;
+  if (in.path != nullptr) {
+    const OFFilename name(in.path->c_str());
+    cond = header_only ? file.loadFileUntilTag(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                               ERM_autoDetect, DCM_PixelData)
+                       : file.loadFile(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  } else {
+    DcmInputBufferStream stream;
+    stream.setBuffer(in.data, static_cast<offile_off_t>(in.size));
+    stream.setEos();
+    file.transferInit();
+    cond = header_only ? file.readUntilTag(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
+                       : file.read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    file.transferEnd();
+    // A buffer that ends inside an element leaves the parser waiting for more data.
+    if (cond == EC_StreamNotifyClient) cond = EC_EndOfStream;
+  }
   if (cond.bad()) {
-    return fail(ErrorCode::kBadInput,
-                display(path) + ": cannot parse DICOM (" + cond.text() + "); truncated or corrupt?");
+    return fail(ErrorCode::kBadInput, in.name + ": cannot parse DICOM (" + cond.text() + "); truncated or corrupt?");
   }
   return ok_status();
 }
@@ -185,9 +226,9 @@ DicomMeta extract_meta(DcmFileFormat& file) {
   return m;
 }
 
-// The checks shared by both readers: what pneumo can turn into one grayscale image.
-Status check_supported(const fs::path& path, const DicomMeta& m) {
-  const std::string file = display(path);
+// The checks shared by both readers: what pneumo can turn into one grayscale image, within the
+// limits. Runs before anything is allocated from the header.
+Status check_supported(const std::string& file, const DicomMeta& m, const DicomReadLimits& limits) {
   if (m.rows <= 0 || m.cols <= 0) {
     return fail(ErrorCode::kBadInput, file + ": Rows/Columns (0028,0010/0011) missing or zero");
   }
@@ -207,6 +248,22 @@ Status check_supported(const fs::path& path, const DicomMeta& m) {
   if (m.bits_allocated != 8 && m.bits_allocated != 16) {
     return fail(ErrorCode::kUnsupported, file + ": BitsAllocated (0028,0100) is " +
                                              std::to_string(m.bits_allocated) + ", expected 8 or 16");
+  }
+  if (m.bits_stored <= 0 || m.bits_stored > m.bits_allocated) {
+    return fail(ErrorCode::kBadInput, file + ": BitsStored (0028,0101) is " + std::to_string(m.bits_stored) +
+                                          ", expected 1.." + std::to_string(m.bits_allocated) + " (BitsAllocated)");
+  }
+  if (m.rows > limits.max_side || m.cols > limits.max_side) {
+    return fail(ErrorCode::kUnsupported,
+                file + ": Rows x Columns (0028,0010/0011) is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) +
+                    ", more than the limit of " + std::to_string(limits.max_side) + " per side");
+  }
+  const std::int64_t pixels = static_cast<std::int64_t>(m.rows) * m.cols;
+  if (pixels > limits.max_pixels) {
+    return fail(ErrorCode::kUnsupported, file + ": Rows x Columns (0028,0010/0011) is " + std::to_string(m.rows) +
+                                             " x " + std::to_string(m.cols) + " = " + std::to_string(pixels) +
+                                             " pixels, more than the limit of " +
+                                             std::to_string(limits.max_pixels) + " pixels");
   }
   return ok_status();
 }
@@ -240,35 +297,135 @@ bool stored_values_are_final(DcmDataset& ds, const DicomMeta& m) {
   return slope == 1.0 && intercept == 0.0;
 }
 
-Result<DcmPixelData*> find_pixel_data(const fs::path& path, DcmDataset& ds, const DicomMeta& m) {
+// The fragments of a single-frame encapsulated PixelData, after the offset table.
+struct Fragments {
+  DcmPixelSequence* sequence = nullptr;
+  unsigned long count = 0;        // items after the offset table
+  std::uint64_t total_bytes = 0;  // their declared lengths, summed
+};
+
+bool is_jpeg_family(E_TransferSyntax xfer) {
+  switch (xfer) {
+    case EXS_JPEGProcess1: case EXS_JPEGProcess2_4: case EXS_JPEGProcess3_5: case EXS_JPEGProcess6_8:
+    case EXS_JPEGProcess7_9: case EXS_JPEGProcess10_12: case EXS_JPEGProcess11_13: case EXS_JPEGProcess14:
+    case EXS_JPEGProcess15: case EXS_JPEGProcess16_18: case EXS_JPEGProcess17_19: case EXS_JPEGProcess20_22:
+    case EXS_JPEGProcess21_23: case EXS_JPEGProcess24_26: case EXS_JPEGProcess25_27: case EXS_JPEGProcess28:
+    case EXS_JPEGProcess29: case EXS_JPEGProcess14SV1: case EXS_JPEGLSLossless: case EXS_JPEGLSLossy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The first bytes of the compressed frame: the first fragment, or all of them joined when the
+// first one is too short to hold the stream's headers (joined stays within the input's size).
+Result<std::vector<Uint8>> frame_head(const std::string& name, const Fragments& f, std::size_t want) {
+  std::vector<Uint8> head;
+  for (unsigned long i = 1; i <= f.count && head.size() < want; ++i) {
+    DcmPixelItem* item = nullptr;
+    Uint8* bytes = nullptr;
+    if (f.sequence->getItem(item, i).bad() || item == nullptr || item->getUint8Array(bytes).bad() ||
+        (bytes == nullptr && item->getLength() > 0)) {
+      return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) fragment " + std::to_string(i) +
+                                            " cannot be read");
+    }
+    head.insert(head.end(), bytes, bytes + std::min<std::size_t>(item->getLength(), want - head.size()));
+  }
+  return head;
+}
+
+// Finds PixelData and checks that it can fill a rows x cols image and no more, before anything
+// is decoded: the declared sizes against the input's size, a JPEG frame header against
+// Rows/Columns, the RLE expansion bound.
+Result<DcmPixelData*> find_pixel_data(const Input& in, DcmDataset& ds, const DicomMeta& m) {
+  const std::string& name = in.name;
   DcmElement* element = nullptr;
   if (ds.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) {
-    return fail(ErrorCode::kBadInput, display(path) + ": no PixelData (7fe0,0010)");
+    return fail(ErrorCode::kBadInput, name + ": no PixelData (7fe0,0010)");
   }
   auto* pixels = dynamic_cast<DcmPixelData*>(element);
   if (pixels == nullptr) {
-    return fail(ErrorCode::kBadInput, display(path) + ": PixelData (7fe0,0010) has an unexpected VR");
+    return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) has an unexpected VR");
   }
+  const std::uint64_t bytes_per_sample = static_cast<std::uint64_t>(m.bits_allocated / 8);
+  const std::uint64_t expected = static_cast<std::uint64_t>(m.rows) * m.cols * bytes_per_sample;
   const DcmXfer xfer(ds.getOriginalXfer());
-  if (xfer.isEncapsulated()) {
-    if (!DcmCodecList::canChangeCoding(xfer.getXfer(), EXS_LittleEndianExplicit)) {
-      return fail(ErrorCode::kUnsupported, display(path) + ": cannot decode transfer syntax " +
-                                               xfer.getXferName() + " (" + m.transfer_syntax_uid + ")");
+  if (!xfer.isEncapsulated()) {
+    const std::uint64_t declared = pixels->getLength();
+    if (declared < expected) {
+      return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) has " + std::to_string(declared) +
+                                            " bytes, expected " + std::to_string(expected) + " for " +
+                                            std::to_string(m.rows) + " x " + std::to_string(m.cols) + " x " +
+                                            std::to_string(m.bits_allocated) + " bits (truncated?)");
     }
-    const DcmRepresentationParameter* param = nullptr;
-    DcmPixelSequence* fragments = nullptr;
-    if (pixels->getEncapsulatedRepresentation(xfer.getXfer(), param, fragments).bad() ||
-        fragments == nullptr || fragments->card() < 2) {  // offset table + at least one fragment
+    if (xfer.getStreamCompression() == ESC_none && declared > in.total_bytes) {
+      return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) declares " + std::to_string(declared) +
+                                            " bytes but the input holds only " + std::to_string(in.total_bytes));
+    }
+    return pixels;
+  }
+  if (!DcmCodecList::canChangeCoding(xfer.getXfer(), EXS_LittleEndianExplicit)) {
+    return fail(ErrorCode::kUnsupported, name + ": cannot decode transfer syntax " + xfer.getXferName() + " (" +
+                                             m.transfer_syntax_uid + ")");
+  }
+  const DcmRepresentationParameter* param = nullptr;
+  Fragments f;
+  if (pixels->getEncapsulatedRepresentation(xfer.getXfer(), param, f.sequence).bad() || f.sequence == nullptr ||
+      f.sequence->card() < 2) {  // offset table + at least one fragment
+    return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) has no compressed fragments");
+  }
+  f.count = f.sequence->card() - 1;
+  for (unsigned long i = 1; i <= f.count; ++i) {
+    DcmPixelItem* item = nullptr;
+    if (f.sequence->getItem(item, i).bad() || item == nullptr) {
+      return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) fragment " + std::to_string(i) + " is missing");
+    }
+    f.total_bytes += item->getLength();
+  }
+  if (f.total_bytes == 0 || f.total_bytes > in.total_bytes) {
+    return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) fragments declare " +
+                                          std::to_string(f.total_bytes) + " bytes; the input holds " +
+                                          std::to_string(in.total_bytes));
+  }
+  if (is_jpeg_family(xfer.getXfer())) {
+    auto head = frame_head(name, f, /*want=*/65536);
+    if (!head) return head.error();
+    const auto sof = detail::read_jpeg_frame_header(head->data(), head->size());
+    if (!sof) {
+      return fail(ErrorCode::kBadInput, name + ": PixelData (7fe0,0010) holds no JPEG frame header (SOF) in its " +
+                                            xfer.getXferName() + " stream");
+    }
+    if (sof->rows != m.rows || sof->cols != m.cols || sof->components != m.samples_per_pixel) {
       return fail(ErrorCode::kBadInput,
-                  display(path) + ": PixelData (7fe0,0010) has no compressed fragments");
+                  name + ": the JPEG frame is " + std::to_string(sof->rows) + " x " + std::to_string(sof->cols) +
+                      " with " + std::to_string(sof->components) + " component(s) but Rows x Columns (0028,0010/0011) is " +
+                      std::to_string(m.rows) + " x " + std::to_string(m.cols) + " with SamplesPerPixel " +
+                      std::to_string(m.samples_per_pixel));
     }
-  } else {
-    const unsigned long expected =
-        static_cast<unsigned long>(m.rows) * m.cols * (m.bits_allocated / 8);
-    if (pixels->getLength() < expected) {
-      return fail(ErrorCode::kBadInput, display(path) + ": PixelData (7fe0,0010) has " +
-                                            std::to_string(pixels->getLength()) + " bytes, expected " +
-                                            std::to_string(expected) + " (truncated?)");
+    if (sof->precision <= 0 || sof->precision > m.bits_allocated) {
+      return fail(ErrorCode::kBadInput, name + ": the JPEG frame has " + std::to_string(sof->precision) +
+                                            "-bit samples but BitsAllocated (0028,0100) is " +
+                                            std::to_string(m.bits_allocated));
+    }
+  } else if (xfer.getXfer() == EXS_RLELossless) {
+    // RLE header: segment count, then 15 offsets. Each segment is one byte plane; a 2-byte
+    // replicate run yields at most 128 bytes, so the data cannot expand more than 64:1.
+    auto head = frame_head(name, f, /*want=*/64);
+    if (!head) return head.error();
+    if (head->size() < 64) {
+      return fail(ErrorCode::kBadInput, name + ": RLE PixelData (7fe0,0010) is shorter than its 64-byte header");
+    }
+    const std::uint32_t segments = (*head)[0] | ((*head)[1] << 8) | ((*head)[2] << 16) |
+                                   (static_cast<std::uint32_t>((*head)[3]) << 24);
+    if (segments != bytes_per_sample * static_cast<std::uint64_t>(m.samples_per_pixel)) {
+      return fail(ErrorCode::kBadInput, name + ": RLE header has " + std::to_string(segments) +
+                                            " segment(s), expected " + std::to_string(bytes_per_sample) +
+                                            " for BitsAllocated " + std::to_string(m.bits_allocated));
+    }
+    if (expected > 64 * f.total_bytes) {
+      return fail(ErrorCode::kBadInput, name + ": " + std::to_string(f.total_bytes) +
+                                            " bytes of RLE data cannot fill " + std::to_string(m.rows) + " x " +
+                                            std::to_string(m.cols) + " pixels (at most 64:1)");
     }
   }
   return pixels;
@@ -324,7 +481,7 @@ int jpeg_scale_denom(const DicomMeta& m, const std::optional<Target>& target) {
 
 // Decodes the stored 8-bit frame into `out`: full size, or smaller (DCT scaling, see
 // jpeg_scale_denom) when a target is given and the frame is JPEG baseline/extended.
-Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pixels,
+Status decode_stored_8bit(const std::string& name, DcmDataset& ds, DcmPixelData& pixels,
                           const DicomMeta& m, const std::optional<Target>& target, Image8& out) {
   bool decoded = false;
   const E_TransferSyntax xfer = ds.getOriginalXfer();
@@ -336,7 +493,7 @@ Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pi
       out = Image8(detail::scaled_extent(m.rows, denom), detail::scaled_extent(m.cols, denom));
       const auto outcome = detail::decode_jpeg_gray8(stream, size, m.rows, m.cols, out.px.data(), denom);
       if (outcome.kind == detail::JpegOutcome::kCorrupt) {
-        return fail(ErrorCode::kBadInput, display(path) + ": cannot decode pixel data (" +
+        return fail(ErrorCode::kBadInput, name + ": cannot decode pixel data (" +
                                               m.transfer_syntax_name + "): " + outcome.message);
       }
       decoded = outcome.kind == detail::JpegOutcome::kOk;
@@ -349,7 +506,7 @@ Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pi
     const OFCondition cond = pixels.getUncompressedFrame(&ds, /*frameNo=*/0, start_fragment, out.px.data(),
                                                          static_cast<Uint32>(out.px.size()), colour_model);
     if (cond.bad()) {
-      return fail(ErrorCode::kBadInput, display(path) + ": cannot decode pixel data (" +
+      return fail(ErrorCode::kBadInput, name + ": cannot decode pixel data (" +
                                             m.transfer_syntax_name + "): " + cond.text());
     }
   }
@@ -359,11 +516,11 @@ Status decode_stored_8bit(const fs::path& path, DcmDataset& ds, DcmPixelData& pi
   return ok_status();
 }
 
-Status decode_windowed(const fs::path& path, DcmFileFormat& file, const DicomMeta& m, Image8& out) {
+Status decode_windowed(const std::string& name, DcmFileFormat& file, const DicomMeta& m, Image8& out) {
   DcmDataset& ds = *file.getDataset();
   ::DicomImage image(&file, ds.getOriginalXfer(), CIF_MayDetachPixelData, /*fstart=*/0, /*fcount=*/1);
   if (image.getStatus() != EIS_Normal) {
-    return fail(ErrorCode::kBadInput, display(path) + ": cannot decode pixel data (" + m.transfer_syntax_name +
+    return fail(ErrorCode::kBadInput, name + ": cannot decode pixel data (" + m.transfer_syntax_name +
                                           "): " + ::DicomImage::getString(image.getStatus()));
   }
   // The file's first window, else its first VOI LUT, else min-max; a window or LUT DCMTK
@@ -371,11 +528,11 @@ Status decode_windowed(const fs::path& path, DcmFileFormat& file, const DicomMet
   int ok = image.getWindowCount() > 0 ? image.setWindow(0) : 0;
   if (!ok && image.getVoiLutCount() > 0) ok = image.setVoiLut(0);
   if (!ok) ok = image.setMinMaxWindow(0);
-  if (!ok) return fail(ErrorCode::kBadInput, display(path) + ": cannot apply VOI window / LUT");
+  if (!ok) return fail(ErrorCode::kBadInput, name + ": cannot apply VOI window / LUT");
   out = Image8(m.rows, m.cols);
   if (image.getOutputDataSize(8) != out.px.size() ||
       !image.getOutputData(out.px.data(), out.px.size(), /*bits=*/8, /*frame=*/0)) {
-    return fail(ErrorCode::kBadInput, display(path) + ": cannot render 8-bit pixels");
+    return fail(ErrorCode::kBadInput, name + ": cannot render 8-bit pixels");
   }
   return ok_status();
 }
@@ -392,40 +549,79 @@ void resize_to(Image8& image, const Target& target) {
   image = std::move(out);
 }
 
-Result<DicomImage> read_pixels(const fs::path& path, const std::optional<Target>& target) {
+Result<DicomImage> read_pixels(Input in, const std::optional<Target>& target, const DicomReadLimits& limits) {
   DcmFileFormat file;
-  if (auto st = load(path, file, /*header_only=*/false); !st) return st.error();
+  if (auto st = load(in, file, /*header_only=*/false); !st) return st.error();
   DicomImage result;
   result.meta = extract_meta(file);
   const DicomMeta& m = result.meta;
-  if (auto st = check_supported(path, m); !st) return st.error();
+  if (auto st = check_supported(in.name, m, limits); !st) return st.error();
   DcmDataset& ds = *file.getDataset();
-  auto pixels = find_pixel_data(path, ds, m);
+  auto pixels = find_pixel_data(in, ds, m);
   if (!pixels) return pixels.error();
   Status decoded = stored_values_are_final(ds, m)
-                       ? decode_stored_8bit(path, ds, **pixels, m, target, result.image)
-                       : decode_windowed(path, file, m, result.image);
+                       ? decode_stored_8bit(in.name, ds, **pixels, m, target, result.image)
+                       : decode_windowed(in.name, file, m, result.image);
   if (!decoded) return decoded.error();
   if (target) resize_to(result.image, *target);
   return result;
 }
 
-}  // namespace
-
-Result<DicomMeta> read_dicom_meta(const std::filesystem::path& path) {
+Result<DicomMeta> read_meta(Input in) {
   DcmFileFormat file;
-  if (auto st = load(path, file, /*header_only=*/true); !st) return st.error();
+  if (auto st = load(in, file, /*header_only=*/true); !st) return st.error();
   return extract_meta(file);
 }
 
-Result<DicomImage> read_dicom(const std::filesystem::path& path) { return read_pixels(path, std::nullopt); }
-
-Result<DicomImage> read_dicom_resized(const std::filesystem::path& path, int target_rows, int target_cols) {
+Status check_target(const std::string& name, int target_rows, int target_cols) {
   if (target_rows <= 0 || target_cols <= 0) {
-    return fail(ErrorCode::kInvalidArgument, display(path) + ": target size " + std::to_string(target_rows) + "x" +
+    return fail(ErrorCode::kInvalidArgument, name + ": target size " + std::to_string(target_rows) + "x" +
                                                  std::to_string(target_cols) + ", expected positive rows and columns");
   }
-  return read_pixels(path, Target{target_rows, target_cols});
+  return ok_status();
+}
+
+const std::uint8_t* bytes_of(std::string_view s) { return reinterpret_cast<const std::uint8_t*>(s.data()); }
+
+}  // namespace
+
+Result<DicomMeta> read_dicom_meta(const std::filesystem::path& path) { return read_meta(file_input(path)); }
+
+Result<DicomImage> read_dicom(const std::filesystem::path& path, const DicomReadLimits& limits) {
+  return read_pixels(file_input(path), std::nullopt, limits);
+}
+
+Result<DicomImage> read_dicom_resized(const std::filesystem::path& path, int target_rows, int target_cols,
+                                      const DicomReadLimits& limits) {
+  if (auto st = check_target(path.string(), target_rows, target_cols); !st) return st.error();
+  return read_pixels(file_input(path), Target{target_rows, target_cols}, limits);
+}
+
+Result<DicomMeta> read_dicom_meta_from_memory(const std::uint8_t* data, std::size_t size,
+                                              std::string_view name_for_errors) {
+  return read_meta(memory_input(data, size, name_for_errors));
+}
+
+Result<DicomImage> read_dicom_from_memory(const std::uint8_t* data, std::size_t size,
+                                          std::string_view name_for_errors, const DicomReadLimits& limits) {
+  return read_pixels(memory_input(data, size, name_for_errors), std::nullopt, limits);
+}
+
+Result<DicomImage> read_dicom_resized_from_memory(const std::uint8_t* data, std::size_t size,
+                                                  std::string_view name_for_errors, int target_rows,
+                                                  int target_cols, const DicomReadLimits& limits) {
+  Input in = memory_input(data, size, name_for_errors);
+  if (auto st = check_target(in.name, target_rows, target_cols); !st) return st.error();
+  return read_pixels(std::move(in), Target{target_rows, target_cols}, limits);
+}
+
+Result<DicomMeta> read_dicom_meta_from_memory(std::string_view bytes, std::string_view name_for_errors) {
+  return read_dicom_meta_from_memory(bytes_of(bytes), bytes.size(), name_for_errors);
+}
+
+Result<DicomImage> read_dicom_from_memory(std::string_view bytes, std::string_view name_for_errors,
+                                          const DicomReadLimits& limits) {
+  return read_dicom_from_memory(bytes_of(bytes), bytes.size(), name_for_errors, limits);
 }
 
 std::optional<double> parse_patient_age(std::string_view text) {
