@@ -19,7 +19,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcistrma.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
@@ -32,6 +32,8 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <zlib.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -39,12 +41,14 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <system_error>
 #include <vector>
 
 #include "jpeg_baseline.hpp"
+#include "pneumo/core/files.hpp"
 #include "pneumo/core/strings.hpp"
 #include "pneumo/dicom/dicom.hpp"
 
@@ -52,6 +56,10 @@ namespace pneumo {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Bound on a deflated data set's inflated size (see prescan_deflated): 64 Mpx of 16-bit pixels
+// plus 16 MB of header.
+constexpr std::uint64_t kMaxInflatedBytes = 2 * 64ull * 1024 * 1024 + (16ull << 20);
 
 // Registers the decoders and silences DCMTK's own logger, once per process. DCMTK would otherwise
 // print "E: ..." lines on stderr for every bad file; our errors are values with the file name.
@@ -63,6 +71,71 @@ void init_dcmtk_once() {
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
   });
+}
+
+// A random-access stream over a caller's buffer. Unlike DCMTK's DcmInputBufferStream it has a
+// factory (newFactory), so DCMTK defers loading values longer than DCM_MaxReadLength until they
+// are accessed, exactly as it does for files: a header that declares a 4 GB element is parsed
+// without allocating 4 GB, and check_declared_lengths refuses it before anything touches it.
+class SpanProducer : public DcmProducer {
+ public:
+  SpanProducer(const Uint8* data, offile_off_t size, offile_off_t offset)
+      : data_(data), size_(size), pos_(std::min(offset, size)) {}
+  OFBool good() const override { return OFTrue; }
+  OFCondition status() const override { return EC_Normal; }
+  OFBool eos() override { return pos_ >= size_; }
+  offile_off_t avail() override { return size_ - pos_; }
+  offile_off_t read(void* buf, offile_off_t buflen) override {
+    const offile_off_t n = std::min(buflen, size_ - pos_);
+    if (n > 0) std::memcpy(buf, data_ + pos_, static_cast<std::size_t>(n));
+    pos_ += n;
+    return n;
+  }
+  offile_off_t skip(offile_off_t skiplen) override {
+    const offile_off_t n = std::min(skiplen, size_ - pos_);
+    pos_ += n;
+    return n;
+  }
+  void putback(offile_off_t num) override { pos_ -= std::min(num, pos_); }
+  offile_off_t position() const { return pos_; }
+
+ private:
+  const Uint8* data_;
+  offile_off_t size_;
+  offile_off_t pos_;
+};
+
+class SpanInputStream : public DcmInputStream {
+ public:
+  SpanInputStream(const Uint8* data, offile_off_t size, offile_off_t offset)
+      : DcmInputStream(&producer_), data_(data), size_(size), offset_(offset), producer_(data, size, offset) {}
+  DcmInputStreamFactory* newFactory() const override;
+
+ private:
+  const Uint8* data_;
+  offile_off_t size_;
+  offile_off_t offset_;  // where this stream started in the buffer; tell() counts from there
+  SpanProducer producer_;
+};
+
+class SpanStreamFactory : public DcmInputStreamFactory {
+ public:
+  SpanStreamFactory(const Uint8* data, offile_off_t size, offile_off_t offset)
+      : data_(data), size_(size), offset_(offset) {}
+  DcmInputStream* create() const override { return new SpanInputStream(data_, size_, offset_); }
+  DcmInputStreamFactory* clone() const override { return new SpanStreamFactory(*this); }
+  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
+
+ private:
+  const Uint8* data_;
+  offile_off_t size_;
+  offile_off_t offset_;
+};
+
+DcmInputStreamFactory* SpanInputStream::newFactory() const {
+  // Behind a compression filter (deflate) positions in the buffer mean nothing: load eagerly.
+  if (currentProducer() != &producer_) return nullptr;
+  return new SpanStreamFactory(data_, size_, offset_ + tell());
 }
 
 // Where the bytes come from: a file (read lazily by DCMTK) or a caller's buffer. `name` labels
@@ -129,10 +202,207 @@ Status sniff(Input& in) {
   return sniff_bytes(in.name, head.data(), static_cast<std::size_t>(file.gcount()));
 }
 
+std::uint32_t le32(const Uint8* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+std::uint16_t le16(const Uint8* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+
+bool long_length_vr(const Uint8* vr) {
+  static constexpr const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+  for (const char* v : kLong) {
+    if (vr[0] == v[0] && vr[1] == v[1]) return true;
+  }
+  return false;
+}
+
+// Walks the element headers of explicit VR little endian bytes (sequences and items entered, not
+// skipped) and checks that no value declares more bytes than remain. nullopt when fine, else the
+// offending tag and lengths.
+std::optional<std::string> first_overlong_element(const Uint8* p, std::size_t n) {
+  std::size_t pos = 0;
+  while (pos + 8 <= n) {
+    const std::uint16_t group = le16(p + pos), element = le16(p + pos + 2);
+    char tag[16];
+    std::snprintf(tag, sizeof tag, "(%04x,%04x)", group, element);
+    if (group == 0xFFFE) {  // item, item or sequence delimiter: 4-byte length, items are entered
+      const std::uint32_t length = le32(p + pos + 4);
+      pos += 8;
+      if (element != 0xE000 && length != 0) return std::string(tag) + " delimiter with a non-zero length";
+      continue;
+    }
+    const bool sequence = p[pos + 4] == 'S' && p[pos + 5] == 'Q';
+    std::uint64_t length = 0;
+    if (long_length_vr(p + pos + 4)) {
+      if (pos + 12 > n) return std::string(tag) + " header cut short";
+      length = le32(p + pos + 8);
+      pos += 12;
+    } else {
+      length = le16(p + pos + 6);
+      pos += 8;
+    }
+    if (sequence || length == 0xFFFFFFFFu) continue;  // contents follow as elements/items
+    if (length > n - pos) {
+      return std::string(tag) + " declares " + std::to_string(length) + " bytes, " + std::to_string(n - pos) +
+             " remain";
+    }
+    pos += static_cast<std::size_t>(length);
+  }
+  return std::nullopt;
+}
+
+// DCMTK reads every value of a Deflated Explicit VR Little Endian data set eagerly and allocates
+// what each header declares before reading it, so a few KB of deflate could make it allocate
+// gigabytes. For such input, inflate the data set here first (at most `cap` bytes) and check every
+// declared length against what the inflated data holds. Other transfer syntaxes pass untouched:
+// their long values are loaded lazily and checked by check_declared_lengths.
+// Where the data set of a deflated Part 10 file starts: walks the meta header (explicit VR
+// little endian group 0002 after "DICM"). `complete` is false when the meta header runs past the
+// bytes given (read more and ask again).
+struct MetaScan {
+  bool deflated = false;
+  bool complete = true;
+  std::size_t dataset_offset = 0;
+};
+
+MetaScan scan_meta(const Uint8* data, std::size_t size) {
+  MetaScan m;
+  std::size_t pos = 0;
+  if (size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0) {
+    pos = 132;
+  } else if (size >= 4 && std::memcmp(data, "DICM", 4) == 0) {
+    pos = 4;  // meta header without the 128-byte preamble, which DCMTK also reads
+  } else {
+    return m;
+  }
+  while (true) {
+    if (pos + 8 > size) {
+      m.complete = false;
+      return m;
+    }
+    if (le16(data + pos) != 0x0002) break;
+    const std::uint16_t element = le16(data + pos + 2);
+    std::size_t header = 8;
+    std::uint64_t length = le16(data + pos + 6);
+    if (long_length_vr(data + pos + 4)) {
+      if (pos + 12 > size) {
+        m.complete = false;
+        return m;
+      }
+      header = 12;
+      length = le32(data + pos + 8);
+    }
+    if (length > size - pos - header) {
+      m.complete = false;  // a real meta header is short; the caller decides with all the bytes
+      return m;
+    }
+    if (element == 0x0010) {
+      std::string uid(reinterpret_cast<const char*>(data + pos + header), static_cast<std::size_t>(length));
+      while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+      m.deflated = uid == "1.2.840.10008.1.2.1.99";
+    }
+    pos += header + static_cast<std::size_t>(length);
+  }
+  m.dataset_offset = pos;
+  return m;
+}
+
+Status prescan_deflated(const std::string& name, const Uint8* data, std::size_t size, std::uint64_t cap) {
+  const MetaScan meta = scan_meta(data, size);
+  if (!meta.deflated) return ok_status();
+  const std::size_t pos = meta.dataset_offset;
+  std::vector<Uint8> inflated;
+  for (int window_bits : {-MAX_WBITS, MAX_WBITS}) {  // raw deflate (the standard), else zlib-wrapped
+    z_stream z{};
+    if (inflateInit2(&z, window_bits) != Z_OK) return fail(ErrorCode::kInternal, name + ": zlib init failed");
+    z.next_in = const_cast<Bytef*>(data + pos);
+    z.avail_in = static_cast<uInt>(std::min<std::size_t>(size - pos, UINT32_MAX));
+    inflated.assign(static_cast<std::size_t>(std::min<std::uint64_t>(cap, 1 << 20)), 0);
+    std::size_t produced = 0;
+    int rc = Z_OK;
+    bool too_big = false;
+    while (rc == Z_OK) {
+      if (produced == inflated.size()) {
+        if (inflated.size() >= cap) {
+          too_big = true;
+          break;
+        }
+        inflated.resize(static_cast<std::size_t>(std::min<std::uint64_t>(cap, 2 * inflated.size())));
+      }
+      z.next_out = inflated.data() + produced;
+      z.avail_out = static_cast<uInt>(inflated.size() - produced);
+      rc = inflate(&z, Z_NO_FLUSH);
+      produced = inflated.size() - z.avail_out;
+    }
+    inflateEnd(&z);
+    if (too_big) {
+      return fail(ErrorCode::kUnsupported,
+                  name + ": deflated data set inflates to more than " + std::to_string(cap) + " bytes");
+    }
+    // Z_STREAM_END, or Z_BUF_ERROR when the input ends early (DCMTK reports the truncation).
+    if (rc == Z_STREAM_END || (rc == Z_BUF_ERROR && produced > 0)) {
+      inflated.resize(produced);
+      if (auto bad = first_overlong_element(inflated.data(), inflated.size())) {
+        return fail(ErrorCode::kBadInput, name + ": deflated data set element " + *bad);
+      }
+      return ok_status();
+    }
+  }
+  return fail(ErrorCode::kBadInput, name + ": deflated data set cannot be inflated");
+}
+
+// Every element's declared value length (nested items included; DCMTK has not loaded the long
+// ones yet) must fit in the input, and so must their sum: each value occupies its own bytes.
+Status check_declared_lengths(const std::string& name, DcmItem& item, std::uint64_t budget, std::uint64_t& used) {
+  for (unsigned long i = 0; i < item.card(); ++i) {
+    DcmElement* element = item.getElement(i);
+    if (element == nullptr) continue;
+    if (element->ident() == EVR_SQ) {
+      auto* sequence = static_cast<DcmSequenceOfItems*>(element);
+      for (unsigned long k = 0; k < sequence->card(); ++k) {
+        if (auto st = check_declared_lengths(name, *sequence->getItem(k), budget, used); !st) return st;
+      }
+      continue;
+    }
+    if (element->ident() == EVR_PixelData) continue;  // checked with its fragments in find_pixel_data
+    const std::uint64_t length = element->getLength();
+    used += length;
+    if (length > budget || used > budget) {
+      DcmTag tag = element->getTag();
+      char key[16];
+      std::snprintf(key, sizeof key, "(%04x,%04x)", tag.getGTag(), tag.getETag());
+      return fail(ErrorCode::kBadInput, name + ": " + tag.getTagName() + " " + key + " declares " +
+                                            std::to_string(length) + " bytes; the input holds only " +
+                                            std::to_string(budget));
+    }
+  }
+  return ok_status();
+}
+
 // Parses the input; with `header_only` parsing stops at PixelData so the pixels are never read.
 Status load(Input& in, DcmFileFormat& file, bool header_only) {
   init_dcmtk_once();
   if (auto st = sniff(in); !st) return st;
+  // Deflated data sets: bounded inflate and header walk before DCMTK sees them.
+  const std::uint64_t inflate_cap = kMaxInflatedBytes;
+  if (in.path == nullptr) {
+    if (auto st = prescan_deflated(in.name, in.data, in.size, inflate_cap); !st) return st;
+  } else if (in.total_bytes >= 4) {
+    // The meta header is in the first few hundred bytes; the whole file is read only when it is
+    // deflated (or its meta header is longer than the head).
+    std::ifstream head_stream(*in.path, std::ios::binary);
+    std::vector<Uint8> head(static_cast<std::size_t>(std::min<std::uint64_t>(in.total_bytes, 65536)));
+    head_stream.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(head_stream.gcount()));
+    const MetaScan meta = scan_meta(head.data(), head.size());
+    if (meta.deflated || (!meta.complete && head.size() < in.total_bytes)) {
+      auto bytes = read_file(*in.path);
+      if (!bytes) return bytes.error();
+      if (auto st = prescan_deflated(in.name, reinterpret_cast<const Uint8*>(bytes->data()), bytes->size(), inflate_cap);
+          !st) {
+        return st;
+      }
+    }
+  }
   OFCondition cond = EC_Normal;
   if (in.path != nullptr) {
     const OFFilename name(in.path->c_str());
@@ -140,9 +410,7 @@ Status load(Input& in, DcmFileFormat& file, bool header_only) {
                                                ERM_autoDetect, DCM_PixelData)
                        : file.loadFile(name, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
   } else {
-    DcmInputBufferStream stream;
-    stream.setBuffer(in.data, static_cast<offile_off_t>(in.size));
-    stream.setEos();
+    SpanInputStream stream(in.data, static_cast<offile_off_t>(in.size), /*offset=*/0);
     file.transferInit();
     cond = header_only ? file.readUntilTag(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData)
                        : file.read(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
@@ -152,6 +420,10 @@ Status load(Input& in, DcmFileFormat& file, bool header_only) {
   }
   if (cond.bad()) {
     return fail(ErrorCode::kBadInput, in.name + ": cannot parse DICOM (" + cond.text() + "); truncated or corrupt?");
+  }
+  if (DcmXfer(file.getDataset()->getOriginalXfer()).getStreamCompression() == ESC_none) {
+    std::uint64_t used = 0;
+    if (auto st = check_declared_lengths(in.name, *file.getDataset(), in.total_bytes, used); !st) return st;
   }
   return ok_status();
 }

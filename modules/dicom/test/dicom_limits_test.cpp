@@ -1,7 +1,9 @@
 // Untrusted DICOM bytes: the in-memory readers agree with the file readers, and size bombs (a
 // header that claims far more pixels than the data holds) fail with a clear error before any
-// large allocation. Memory is measured as the growth of the process's peak RSS (getrusage), which
-// a 4 GB allocation of a zero-filled image would blow through.
+// large allocation. Memory is measured two ways: the growth of the process's peak RSS
+// (getrusage), which a 4 GB zero-filled image would blow through, and the largest single
+// allocation (operator new is replaced in this test binary, which also sees DCMTK's `new
+// (std::nothrow) Uint8[n]`), which catches an allocation that is never touched.
 #include <dcmtk/config/osconfig.h>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -10,14 +12,44 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "pneumo/core/files.hpp"
 #include "pneumo/dicom/dicom.hpp"
+
+// --- the largest single allocation, process-wide -------------------------------------------------
+namespace {
+std::atomic<std::size_t> g_largest_allocation{0};
+void* counted_alloc(std::size_t n) {
+  std::size_t seen = g_largest_allocation.load();
+  while (n > seen && !g_largest_allocation.compare_exchange_weak(seen, n)) {
+  }
+  return std::malloc(n == 0 ? 1 : n);
+}
+}  // namespace
+void* operator new(std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace fs = std::filesystem;
 using pneumo::DicomEncoding;
@@ -197,6 +229,42 @@ TEST(DicomLimits, PixelDataLongerThanTheInputIsRefused) {
   if (!from_file.ok()) EXPECT_EQ(from_file.error().code, ErrorCode::kBadInput) << from_file.error().message;
   const long growth = peak_rss_kb() - before;
   EXPECT_LT(growth, kMaxGrowthKb) << "peak RSS grew by " << growth / 1024 << " MB";
+}
+
+// Regression inputs from fuzzing (fuzz/corpus/dicom/regress-*): a PixelData or private OB element
+// declaring gigabytes in a file of a few hundred bytes, plain and inside a deflated data set.
+// DCMTK allocates what a header declares when it loads a value; read_dicom*_from_memory used to
+// parse through DcmInputBufferStream, which loads every value at once (libFuzzer: malloc of
+// 3587098560 bytes). Now long values are loaded lazily from memory as from files, every declared
+// length is checked against the input first, and deflated data sets are inflated (bounded) and
+// checked before DCMTK reads them.
+TEST(DicomLimits, DeclaredGigabytesAreNeverAllocated) {
+  const fs::path corpus = fs::path(PNEUMO_SOURCE_DIR) / "fuzz/corpus/dicom";
+  for (const char* name : {"regress-declared-3.5gb-pixeldata.dcm", "regress-declared-huge-private-ob.dcm",
+                           "regress-deflated-declared-3.5gb.dcm"}) {
+    SCOPED_TRACE(name);
+    const fs::path p = corpus / name;
+    ASSERT_TRUE(fs::exists(p)) << p;
+    const std::string bytes = bytes_of(p);
+    g_largest_allocation = 0;
+    auto from_memory = pneumo::read_dicom_from_memory(bytes, name);
+    auto meta_from_memory = pneumo::read_dicom_meta_from_memory(bytes, name);
+    auto from_file = pneumo::read_dicom(p);
+    auto resized = pneumo::read_dicom_resized(p, 8, 8);
+    const std::size_t largest = g_largest_allocation.load();
+    EXPECT_LT(largest, std::size_t{200} << 20) << "largest single allocation " << largest << " bytes";
+    ASSERT_FALSE(from_memory.ok());
+    ASSERT_FALSE(from_file.ok());
+    ASSERT_FALSE(resized.ok());
+    EXPECT_EQ(from_memory.error().code, ErrorCode::kBadInput) << from_memory.error().message;
+    EXPECT_EQ(from_file.error().code, ErrorCode::kBadInput) << from_file.error().message;
+    // Either the parser meets the end of the bytes inside the value, or the declared length is
+    // refused afterwards: both before any value is loaded.
+    const std::string& why = from_memory.error().message;
+    EXPECT_TRUE(why.find("declares") != std::string::npos || why.find("truncated") != std::string::npos) << why;
+    EXPECT_EQ(from_memory.error().message.rfind(std::string(name) + ": ", 0), 0u) << from_memory.error().message;
+    (void)meta_from_memory;  // may succeed (the header before PixelData is fine); must not allocate
+  }
 }
 
 TEST(DicomLimits, RealSiimFileWith65535Squared) {
