@@ -6,11 +6,12 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev libgloo-dev
-  libdcmtk-dev dcmtk dicom3tools libjpeg-dev
+  libdcmtk-dev dcmtk dicom3tools libjpeg-dev zlib1g-dev
   libopencv-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: clang with libFuzzer, ASan and UBSan runtimes
   python3 python3-numpy python3-pandas python3-pydicom python3-opencv python3-torch
 )
 

@@ -5,10 +5,12 @@ Input: one record per line, tab-separated: CASE, KIND, GOAL, PAYLOAD where KIND 
   pneumo | python   PAYLOAD is the JSON object the side printed, or {"error": "..."}
   note              PAYLOAD is free text shown under the table
   skip              PAYLOAD is the reason the case did not run
-speed-up = python seconds / pneumo seconds (median of each side's repetitions). A case's
-"check" objects must agree on their common keys (integers exactly, floats within 0.5 %),
-which shows both sides did the same work. Exit status 1 when a side failed or the checks
-disagree; a missed goal is a figure, not a failure.
+speed-up = python seconds / pneumo seconds (median of each side's repetitions). Both sides'
+"check" objects must hold every key EXPECTED_CHECK_KEYS lists for the case (a side that stops
+reporting one is a failure, not a silently smaller comparison) and agree on all the keys they
+share (integers exactly, floats within 0.5 %), which shows both sides did the same work. A case
+with no entry there must report the same non-empty key set on both sides. Exit status 1 when a
+side failed or the checks are missing or disagree; a missed goal is a figure, not a failure.
 """
 import argparse
 import datetime
@@ -45,6 +47,42 @@ def load(path):
                 except json.JSONDecodeError:
                     entry[kind] = {"error": f"unreadable output: {payload[:200]}"}
     return [cases[n] for n in order], skips
+
+
+# The check keys each case must report on both sides, by case-name prefix (longest match wins).
+EXPECTED_CHECK_KEYS = {
+    "rle/": {"rows", "positive_rows", "reencoded_equal"},
+    "dicom/": {"files", "items", "mean_pixel"},
+    "csv-index": {"rows", "duplicate_rows", "images", "positive_images", "negative_images", "mask_rows",
+                  "multi_mask_images"},
+    "forward/": {"batch", "size", "parameters", "mean_abs_logit"},
+    "train-step/": {"batch", "size", "steps", "first_loss", "last_loss"},
+    "loader/": {"samples", "input_pixel_sum", "input_mask_pixels", "items", "size"},
+    "predict": {"rows", "positive", "mask_pixels"},
+}
+
+
+def expected_keys(case):
+    """The required check keys of `case`, or None when no prefix matches."""
+    matches = [prefix for prefix in EXPECTED_CHECK_KEYS if case.startswith(prefix)]
+    return EXPECTED_CHECK_KEYS[max(matches, key=len)] if matches else None
+
+
+def missing_checks(case, a, b):
+    """Problems with the key sets of the two sides' check objects."""
+    problems = []
+    required = expected_keys(case)
+    if required is None:
+        if not a or not b:
+            problems.append("a side reported no check values")
+        elif set(a) != set(b):
+            problems.append(f"check keys differ: pneumo {sorted(set(a) - set(b))} vs python {sorted(set(b) - set(a))}")
+        return problems
+    for side_name, side in (("pneumo", a), ("python", b)):
+        missing = sorted(required - set(side))
+        if missing:
+            problems.append(f"{side_name} check lacks {', '.join(missing)}")
+    return problems
 
 
 def compare_checks(a, b):
@@ -90,6 +128,7 @@ def summarise(entry):
     if not problems:
         if p.get("items") != q.get("items"):
             problems.append(f"item counts differ: pneumo {p.get('items')}, python {q.get('items')}")
+        problems += missing_checks(entry["case"], p.get("check", {}), q.get("check", {}))
         problems += compare_checks(p.get("check", {}), q.get("check", {}))
         entry["speedup"] = q["seconds"] / p["seconds"] if p["seconds"] > 0 else None
         # Ratio of the fastest repetitions: steadier than the median on a busy machine.

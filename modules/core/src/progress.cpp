@@ -22,8 +22,18 @@ std::string format_seconds(double s) {
 }  // namespace
 
 Progress::Progress(std::string label, long long total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled && total > 0), tty_(::isatty(2) != 0),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : Progress(std::move(label), total, enabled, stderr, ::isatty(2) != 0, std::chrono::milliseconds(5000)) {}
+
+Progress::Progress(std::string label, long long total, bool enabled, std::FILE* out, bool is_terminal,
+                   std::chrono::milliseconds log_interval)
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled && total > 0 && out != nullptr),
+      tty_(is_terminal),
+      out_(out),
+      log_interval_(log_interval),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_ - log_interval) {}  // the first 10 % step may print at once
 
 Progress::~Progress() { finish(); }
 
@@ -37,9 +47,11 @@ void Progress::tick(long long n) {
     last_draw_ = now;
     draw(false);
   } else {
-    int decile = static_cast<int>(10 * done_ / total_);
-    if (decile != last_decile_ && decile < 10) {
+    // A line per new 10 % step, and not more often than log_interval_; finish() prints the last.
+    const int decile = static_cast<int>(10 * done_ / total_);
+    if (decile > last_decile_ && decile < 10 && now - last_draw_ >= log_interval_) {
       last_decile_ = decile;
+      last_draw_ = now;
       draw(false);
     }
   }
@@ -66,12 +78,12 @@ void Progress::draw(bool final_draw) {
   constexpr int kWidth = 28;
   std::string bar(kWidth, ' ');
   for (int i = 0; i < static_cast<int>(frac * kWidth + 0.5) && i < kWidth; ++i) bar[i] = '#';
-  std::fprintf(stderr, "%s%s [%s] %lld/%lld %5.1f%% %.1f/s %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
+  std::fprintf(out_, "%s%s [%s] %lld/%lld %5.1f%% %.1f/s %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
                done, total_, 100.0 * frac, rate,
                final_draw ? ("in " + format_seconds(elapsed)).c_str() : ("eta " + format_seconds(eta)).c_str(),
                suffix_.c_str(), tty_ ? "\033[K" : "\n");
-  if (tty_ && final_draw) std::fputc('\n', stderr);
-  std::fflush(stderr);
+  if (tty_ && final_draw) std::fputc('\n', out_);
+  std::fflush(out_);
 }
 
 }  // namespace pneumo

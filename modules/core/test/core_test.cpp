@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "pneumo/core/exit_codes.hpp"
 #include "pneumo/core/files.hpp"
 #include "pneumo/core/parallel.hpp"
+#include "pneumo/core/progress.hpp"
 #include "pneumo/core/strings.hpp"
 
 namespace fs = std::filesystem;
@@ -92,4 +96,46 @@ TEST(Parallel, VisitsEveryIndexOnce) {
 TEST(Parallel, PropagatesExceptions) {
   EXPECT_THROW(parallel_for(100, 3, [](size_t i) { if (i == 50) throw std::runtime_error("x"); }),
                std::runtime_error);
+}
+
+namespace {
+
+// Everything a Progress wrote to a temporary file.
+std::string progress_output(long long total, long long ticks, bool terminal, std::chrono::milliseconds interval) {
+  std::FILE* f = std::tmpfile();
+  EXPECT_NE(f, nullptr);
+  {
+    Progress bar("decode", total, /*enabled=*/true, f, terminal, interval);
+    for (long long i = 0; i < ticks; ++i) bar.tick();
+    bar.finish();
+  }
+  std::string text;
+  std::rewind(f);
+  for (int c; (c = std::fgetc(f)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(f);
+  return text;
+}
+
+long long count_lines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+}  // namespace
+
+TEST(Progress, OffATerminalAtMostOneLinePerTenPercent) {
+  const std::string log = progress_output(100000, 100000, /*terminal=*/false, std::chrono::milliseconds(0));
+  EXPECT_EQ(log.find('\r'), std::string::npos) << "no carriage returns in a log";
+  EXPECT_LE(count_lines(log), 11) << log;  // 0 %, 10 %, ..., 90 %, and the final line
+  EXPECT_GE(count_lines(log), 2) << log;
+  EXPECT_NE(log.find("100000/100000 100.0%"), std::string::npos) << log;
+}
+
+TEST(Progress, OffATerminalAtMostOneLinePerInterval) {
+  // With an hour between lines, a fast job logs its first step and the final line only.
+  const std::string log = progress_output(1000, 1000, /*terminal=*/false, std::chrono::hours(1));
+  EXPECT_EQ(count_lines(log), 2) << log;
+}
+
+TEST(Progress, OnATerminalRedrawsInPlace) {
+  const std::string out = progress_output(10, 10, /*terminal=*/true, std::chrono::milliseconds(0));
+  EXPECT_NE(out.find('\r'), std::string::npos);
+  EXPECT_EQ(count_lines(out), 1);  // one line, redrawn, closed by finish()
 }

@@ -20,6 +20,8 @@
 
 #include "pneumo/core/files.hpp"
 #include "pneumo/dicom/dicom.hpp"
+#include "pneumo/dicom/vr.hpp"
+#include "pneumo/dicom/vr_dcmtk.hpp"
 
 namespace pneumo {
 namespace {
@@ -41,27 +43,12 @@ void register_jpeg_encoder_once() {
   });
 }
 
-// A DICOM UID: 1..64 characters, digits and dots, no empty component, no leading zero.
-bool valid_uid(const std::string& uid) {
-  if (uid.empty() || uid.size() > 64) return false;
-  std::size_t start = 0;
-  while (start <= uid.size()) {
-    std::size_t dot = uid.find('.', start);
-    std::size_t end = dot == std::string::npos ? uid.size() : dot;
-    if (end == start) return false;
-    for (std::size_t i = start; i < end; ++i) {
-      if (uid[i] < '0' || uid[i] > '9') return false;
-    }
-    if (end - start > 1 && uid[start] == '0') return false;
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return true;
-}
-
 // PatientAge (AS): "038Y"; under two years as months "018M"; empty when unknown or out of range.
+// A file's own text is kept when it is valid AS, "38" (SIIM's bare years) becomes "038Y".
 std::string format_patient_age(const DicomMeta& meta) {
-  if (!meta.age_text.empty()) return meta.age_text;
+  if (!meta.age_text.empty()) {
+    if (std::string age = normalise_age_string(meta.age_text); !age.empty()) return age;
+  }
   if (!meta.age_years || !std::isfinite(*meta.age_years) || *meta.age_years < 0 ||
       *meta.age_years > 999) {
     return "";
@@ -73,13 +60,6 @@ std::string format_patient_age(const DicomMeta& meta) {
   } else {
     std::snprintf(buf, sizeof buf, "%03dY", static_cast<int>(std::floor(years)));
   }
-  return buf;
-}
-
-// DS values are at most 16 characters.
-std::string format_decimal_string(double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.8g", value);
   return buf;
 }
 
@@ -104,13 +84,13 @@ Status check_inputs(const std::filesystem::path& path, const DicomMeta& meta, co
       {"StudyInstanceUID", &meta.study_instance_uid},
       {"SeriesInstanceUID", &meta.series_instance_uid}};
   for (const auto& [name, uid] : uids) {
-    if (!valid_uid(*uid)) {
+    if (!is_valid_uid(*uid)) {
       return fail(ErrorCode::kInvalidArgument,
                   where + name + " must be a DICOM UID (digits and dots, at most 64 characters), got '" +
                       *uid + "'");
     }
   }
-  if (!meta.sop_class_uid.empty() && !valid_uid(meta.sop_class_uid)) {
+  if (!meta.sop_class_uid.empty() && !is_valid_uid(meta.sop_class_uid)) {
     return fail(ErrorCode::kInvalidArgument,
                 where + "SOPClassUID must be a DICOM UID, got '" + meta.sop_class_uid + "'");
   }
@@ -140,6 +120,9 @@ Status put_u16(DcmDataset& ds, const DcmTagKey& tag, int value, const std::strin
   return ok_status();
 }
 
+// "x.dcm: " -> "x.dcm"
+std::string path_name(const std::string& where) { return where.substr(0, where.size() - 2); }
+
 Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
                     const std::string& where) {
   const std::string sop_class =
@@ -148,8 +131,9 @@ Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
       meta.view_position.empty() ? std::string() : "view: " + meta.view_position;
   std::string pixel_spacing;
   if (meta.pixel_spacing_row_mm && meta.pixel_spacing_col_mm) {
-    pixel_spacing = format_decimal_string(*meta.pixel_spacing_row_mm) + "\\" +
-                    format_decimal_string(*meta.pixel_spacing_col_mm);
+    const auto row = format_decimal_string(*meta.pixel_spacing_row_mm);
+    const auto col = format_decimal_string(*meta.pixel_spacing_col_mm);
+    if (row && col) pixel_spacing = *row + "\\" + *col;  // DS: "0.143", never "0.14300000000000002"
   }
 
   // The attribute list of the SIIM files, in tag order. Type-2 attributes without a value are
@@ -163,11 +147,11 @@ Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
       {DCM_AccessionNumber, ""},
       {DCM_Modality, meta.modality.empty() ? std::string("OT") : meta.modality},
       {DCM_ReferringPhysicianName, ""},
-      {DCM_StudyDescription, meta.study_description},
+      {DCM_StudyDescription, truncate_to_vr("LO", meta.study_description)},
       {DCM_SeriesDescription, series_description},
       // SIIM's anonymisation puts the pseudonymous patient ID into PatientName as well.
-      {DCM_PatientName, meta.patient_id},
-      {DCM_PatientID, meta.patient_id},
+      {DCM_PatientName, truncate_to_vr("PN", meta.patient_id)},
+      {DCM_PatientID, truncate_to_vr("LO", meta.patient_id)},
       {DCM_PatientBirthDate, ""},
       {DCM_PatientSex, meta.sex},
       {DCM_PatientAge, format_patient_age(meta)},
@@ -197,6 +181,11 @@ Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
       {DCM_PixelRepresentation, 0}};
   for (const auto& [tag, value] : numbers) {
     if (auto st = put_u16(ds, tag, value, where); !st) return st;
+  }
+  // Every text value against its VR (DS/IS/UI/DA/TM/LO/CS ... rules): a caller's meta with, say,
+  // a lower-case BodyPartExamined is refused here, naming the attribute, instead of being written.
+  if (auto st = check_dataset_values(ds, path_name(where)); !st) {
+    return fail(ErrorCode::kInvalidArgument, st.error().message);
   }
   OFCondition cond = ds.putAndInsertUint8Array(DCM_PixelData, image.px.data(),
                                                static_cast<unsigned long>(image.px.size()));

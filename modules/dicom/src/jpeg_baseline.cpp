@@ -29,6 +29,36 @@ void on_message(j_common_ptr cinfo, int level) {
 
 }  // namespace
 
+std::optional<JpegFrameHeader> read_jpeg_frame_header(const std::uint8_t* data, std::size_t size) {
+  if (data == nullptr || size < 4 || data[0] != 0xFF || data[1] != 0xD8) return std::nullopt;
+  std::size_t i = 2;
+  while (i + 4 <= size) {
+    if (data[i] != 0xFF) return std::nullopt;  // every segment starts with a marker
+    while (i < size && data[i] == 0xFF) ++i;  // fill bytes
+    if (i >= size) return std::nullopt;
+    const int marker = data[i++];
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // TEM, RSTn, SOI: no length
+    if (marker == 0xD9 || marker == 0xDA) return std::nullopt;           // EOI or a scan before SOF
+    if (i + 2 > size) return std::nullopt;
+    const std::size_t length = (static_cast<std::size_t>(data[i]) << 8) | data[i + 1];
+    if (length < 2 || length > size - i) return std::nullopt;
+    const bool sof = (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) ||
+                     marker == 0xF7;
+    if (sof) {
+      if (length < 8) return std::nullopt;
+      JpegFrameHeader h;
+      h.marker = marker;
+      h.precision = data[i + 2];
+      h.rows = (data[i + 3] << 8) | data[i + 4];
+      h.cols = (data[i + 5] << 8) | data[i + 6];
+      h.components = data[i + 7];
+      return h;
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
 JpegOutcome decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
                               std::uint8_t* out, int scale_denom) {
   // No object with a destructor may live in this frame across setjmp/longjmp.

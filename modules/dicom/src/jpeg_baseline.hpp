@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pneumo::detail {
@@ -30,6 +31,21 @@ constexpr int scaled_extent(int extent, int scale_denom) { return (extent + scal
 // kNotHandled: not an 8-bit single-component stream of that size (let DCMTK try);
 // kCorrupt: libjpeg raised an error or a warning (e.g. premature end of data), which IJG would
 // otherwise paper over with grey rows.
+// The frame header (SOFn, or JPEG-LS SOF55) of a JPEG / JPEG-LS stream, read without decoding
+// anything: what the stream will decode to, so that a header can be checked against Rows/Columns
+// before a single pixel buffer is allocated.
+struct JpegFrameHeader {
+  int marker = 0;     // 0xC0..0xCF (not C4, C8, CC) or 0xF7 (JPEG-LS)
+  int precision = 0;  // bits per sample
+  int rows = 0;       // 0: defined later by a DNL marker (not supported by pneumo)
+  int cols = 0;
+  int components = 0;
+};
+
+// Walks the marker segments from SOI up to the first SOF; nullopt when the bytes do not start
+// with SOI, a segment runs past the end, or a scan (SOS) comes before any frame header.
+std::optional<JpegFrameHeader> read_jpeg_frame_header(const std::uint8_t* data, std::size_t size);
+
 JpegOutcome decode_jpeg_gray8(const std::uint8_t* data, std::size_t size, int rows, int cols,
                               std::uint8_t* out, int scale_denom = 1);
 

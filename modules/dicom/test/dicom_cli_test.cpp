@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kBinary = fs::path(PNEUMO_BINARY_DIR) / "apps/pneumo/pneumo";
+// Where CMake put the CLI ($<TARGET_FILE:pneumo>); the test depends on that target, so a missing
+// binary is a broken build: fail, never skip.
+const fs::path kBinary = PNEUMO_CLI_BINARY;
 const fs::path kShared = PNEUMO_SHARED_DATA;
 constexpr const char* kSecretPatientId = "SECRET-PATIENT-4711";
 
@@ -82,7 +84,7 @@ fs::path write_dicom_file(const fs::path& path, const std::string& sop_uid) {
 class DicomCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(kBinary)) GTEST_SKIP() << "CLI binary not built: " << kBinary;
+    ASSERT_TRUE(fs::exists(kBinary)) << "CLI binary not built: " << kBinary;
   }
 };
 

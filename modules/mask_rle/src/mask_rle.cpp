@@ -1,10 +1,10 @@
 #include "pneumo/mask_rle/mask_rle.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "pneumo/core/strings.hpp"
@@ -78,11 +78,12 @@ inline bool has_zero_byte(std::uint64_t word) {
   return ((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL) != 0;
 }
 
+// 24 bytes hold any int64 (20 characters with the sign), so to_chars cannot fail: if it does, a
+// bug broke that invariant, and Release builds must not append garbage (no assert here).
 void append_number(std::string& out, std::int64_t value) {
   char buf[24];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  assert(ec == std::errc());
-  (void)ec;
+  if (ec != std::errc()) throw std::logic_error("encode_rle: cannot format " + std::to_string(value));
   out.append(buf, ptr);
 }
 
@@ -97,8 +98,16 @@ Result<RleFormat> parse_rle_format(std::string_view name) {
 }
 
 Status decode_rle_into(std::string_view encoded, Mask& mask, RleFormat format) {
-  assert(mask.rows > 0 && mask.cols > 0);
-  assert(mask.px.size() == static_cast<std::size_t>(mask.rows) * mask.cols);
+  // Checked in every build type: a wrong-sized buffer would make paint_run write out of bounds.
+  if (mask.rows <= 0 || mask.cols <= 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "mask size " + rle_detail::mask_size_text(mask.rows, mask.cols) + " is not positive");
+  }
+  if (mask.px.size() != static_cast<std::size_t>(mask.rows) * static_cast<std::size_t>(mask.cols)) {
+    return fail(ErrorCode::kInvalidArgument, "mask " + rle_detail::mask_size_text(mask.rows, mask.cols) +
+                                                 " holds " + std::to_string(mask.px.size()) + " bytes, expected " +
+                                                 std::to_string(static_cast<std::size_t>(mask.rows) * mask.cols));
+  }
   std::uint8_t* px = mask.px.data();
   const int rows = mask.rows;
   const int cols = mask.cols;
@@ -118,6 +127,13 @@ Result<Mask> decode_rle(std::string_view encoded, int rows, int cols, RleFormat 
 }
 
 std::string encode_rle(const Mask& mask, RleFormat format) {
+  // A mask whose buffer disagrees with its size is a bug in the caller (encode_rle has no error
+  // channel): throw rather than read past the buffer.
+  if (mask.rows < 0 || mask.cols < 0 ||
+      mask.px.size() != static_cast<std::size_t>(mask.rows) * static_cast<std::size_t>(mask.cols)) {
+    throw std::invalid_argument("encode_rle: mask " + rle_detail::mask_size_text(mask.rows, mask.cols) + " holds " +
+                                std::to_string(mask.px.size()) + " bytes, expected rows*cols");
+  }
   int r0, r1, c0, c1;
   if (mask.empty() || !nonzero_bounds(mask, r0, r1, c0, c1)) return "-1";
 

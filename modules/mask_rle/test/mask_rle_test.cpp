@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include <cstdint>
 #include <random>
 #include <sstream>
@@ -196,6 +198,31 @@ TEST(MaskRle, NonPositiveSizeIsInvalidArgument) {
   auto m = decode_rle("0 1", 0, 4, RleFormat::kRelative);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().code, ErrorCode::kInvalidArgument);
+}
+
+// The preconditions are checked in Release builds too (they used to be asserts, compiled out by
+// NDEBUG): a mask whose buffer disagrees with its size is an error, never an out-of-bounds write.
+TEST(MaskRle, InconsistentMaskBufferIsRejectedInEveryBuildType) {
+  Mask zero;  // 0x0
+  auto st = decode_rle_into("1 2", zero, RleFormat::kRelative);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.error().message.find("not positive"), std::string::npos) << st.error().message;
+
+  Mask short_buffer(4, 4);
+  short_buffer.px.resize(3);  // claims 4x4 but holds 3 bytes
+  st = decode_rle_into("10 5", short_buffer, RleFormat::kRelative);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.error().message.find("holds 3 bytes, expected 16"), std::string::npos) << st.error().message;
+  EXPECT_EQ(short_buffer.px, std::vector<std::uint8_t>(3, 0));  // untouched
+
+  EXPECT_THROW(encode_rle(short_buffer, RleFormat::kRelative), std::invalid_argument);
+  Mask negative;
+  negative.rows = -2;
+  negative.cols = 3;
+  EXPECT_THROW(encode_rle(negative, RleFormat::kRelative), std::invalid_argument);
+  EXPECT_EQ(encode_rle(Mask{}, RleFormat::kRelative), "-1");  // 0x0 and empty is fine
 }
 
 // --- Random round trips --------------------------------------------------------------------------

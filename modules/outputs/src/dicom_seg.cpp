@@ -15,6 +15,8 @@
 
 #include "dicom_source.hpp"
 #include "pneumo/core/files.hpp"
+#include "pneumo/dicom/vr.hpp"
+#include "pneumo/dicom/vr_dcmtk.hpp"
 #include "pneumo/outputs/dicom_outputs.hpp"
 
 namespace pneumo {
@@ -48,10 +50,11 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   }
   const std::string version = options.software_version.empty() ? "0" : options.software_version;
 
-  IODGeneralEquipmentModule::EquipmentInfo equipment("pneumo", "pneumo", "0", version.c_str());
+  const std::string version_lo = truncate_to_vr("LO", version);
+  IODGeneralEquipmentModule::EquipmentInfo equipment("pneumo", "pneumo", "0", version_lo.c_str());
   std::string description = "Pneumothorax predicted by pneumo";
   if (src.uids_derived) description += " for source image " + src.sop_instance_uid;
-  if (description.size() > 64) description.resize(64);
+  description = truncate_to_vr("LO", description);
   ContentIdentificationMacro content("1", "PNEUMOTHORAX", description.c_str(), "");
   DcmSegmentation* raw = nullptr;
   OFCondition cond = DcmSegmentation::createBinarySegmentation(raw, static_cast<Uint16>(mask.rows),
@@ -77,7 +80,7 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
     return st;
   }
   seg->getSeries().setSeriesNumber(std::to_string(options.series_number).c_str());
-  seg->getSeries().setSeriesDescription(options.series_description.substr(0, 64).c_str());
+  seg->getSeries().setSeriesDescription(truncate_to_vr("LO", options.series_description).c_str());
 
   // The segment.
   DcmSegment* segment_raw = nullptr;
@@ -87,12 +90,13 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
                             "pneumo");
   if (auto st = check(cond, where, "cannot create the segment"); !st) return st;
   std::unique_ptr<DcmSegment> segment(segment_raw);
-  segment->setSegmentDescription("Pneumothorax (automatic, pneumo " + OFString(version.c_str()) + ")");
+  segment->setSegmentDescription(
+      truncate_to_vr("LO", "Pneumothorax (automatic, pneumo " + version + ")").c_str());
   segment->setRecommendedDisplayCIELabValue(kRedLab[0], kRedLab[1], kRedLab[2]);
   AlgorithmIdentificationMacro& algorithm = segment->getSegmentationAlgorithmIdentification();
   algorithm.getAlgorithmFamilyCode().set("123110", "DCM", "Artificial Intelligence");
   algorithm.setAlgorithmName("pneumo");
-  algorithm.setAlgorithmVersion(version.c_str());
+  algorithm.setAlgorithmVersion(version_lo.c_str());
   Uint16 segment_number = 0;
   cond = seg->addSegment(segment.get(), segment_number);
   if (auto st = check(cond, where, "cannot add the segment"); !st) return st;
@@ -162,6 +166,10 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
     }
   }
 
+  // Every text value against its VR's rules: anything invalid here is pneumo's bug.
+  if (auto st = check_dataset_values(ds, path.filename().string()); !st) {
+    return fail(ErrorCode::kInternal, st.error().message);
+  }
   return write_via_temp(path, [&](const std::filesystem::path& temp) -> Status {
     OFCondition c = out.saveFile(OFFilename(temp.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
                                  EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);

@@ -4,6 +4,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcvrda.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
@@ -15,25 +16,12 @@
 #include <ctime>
 #include <system_error>
 
+#include "pneumo/dicom/vr.hpp"
 #include "pneumo/outputs/dicom_outputs.hpp"
 
 namespace pneumo {
 
-bool is_valid_uid(std::string_view uid) {
-  if (uid.empty() || uid.size() > 64) return false;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = uid.find('.', start);
-    const std::size_t end = dot == std::string_view::npos ? uid.size() : dot;
-    if (end == start) return false;
-    for (std::size_t i = start; i < end; ++i) {
-      if (uid[i] < '0' || uid[i] > '9') return false;
-    }
-    if (end - start > 1 && uid[start] == '0') return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
+// is_valid_uid lives with the other VR rules in the dicom module (pneumo/dicom/vr.hpp).
 
 std::string uid_from_text(std::string_view text) {
   // FNV-1a, 128-bit variant (offset basis and prime from the FNV reference).
@@ -59,22 +47,6 @@ namespace {
 std::string get_string(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   if (item.findAndGetOFStringArray(tag, value).good()) return std::string(value.c_str());
-  return "";
-}
-
-// PatientAge (AS) must be nnnD/W/M/Y. SIIM writes bare years ("38"): pad and add 'Y'.
-std::string normalise_age(const std::string& text) {
-  if (text.size() == 4 && std::isdigit(static_cast<unsigned char>(text[0])) &&
-      std::isdigit(static_cast<unsigned char>(text[1])) && std::isdigit(static_cast<unsigned char>(text[2])) &&
-      (text[3] == 'D' || text[3] == 'W' || text[3] == 'M' || text[3] == 'Y')) {
-    return text;
-  }
-  if (!text.empty() && text.size() <= 3) {
-    for (char c : text) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return "";
-    }
-    return std::string(3 - text.size(), '0') + text + "Y";
-  }
   return "";
 }
 
@@ -125,12 +97,23 @@ Result<SourceImage> load_source(const std::filesystem::path& path) {
   const std::string series = get_string(ds, DCM_SeriesInstanceUID);
   s.reference_series_uid =
       is_valid_uid(series) ? series : uid_from_text("pneumo/source-series/" + s.sop_instance_uid);
+  // Real files carry DS values longer than DS allows (SIIM: "0.14300000000000002"): re-format
+  // them to at most 16 characters ("0.143"); a spacing that is not a number is left out.
   s.pixel_spacing = get_string(ds, DCM_PixelSpacing);
   if (s.pixel_spacing.empty()) s.pixel_spacing = get_string(ds, DCM_ImagerPixelSpacing);
+  if (!s.pixel_spacing.empty()) {
+    auto spacing = normalise_decimal_string(s.pixel_spacing);
+    s.pixel_spacing = spacing ? spacing.value() : std::string();
+  }
   const DcmXfer xfer(ds.getOriginalXfer());
   s.lossy = get_string(ds, DCM_LossyImageCompression) == "01" || (xfer.isEncapsulated() && xfer.isLossy());
   s.lossy_method = get_string(ds, DCM_LossyImageCompressionMethod);
+  if (!check_vr_value("CS", s.lossy_method)) s.lossy_method.clear();
   s.lossy_ratio = get_string(ds, DCM_LossyImageCompressionRatio);
+  if (!s.lossy_ratio.empty()) {
+    auto ratio = normalise_decimal_string(s.lossy_ratio);
+    s.lossy_ratio = ratio ? ratio.value() : std::string();
+  }
   if (s.lossy && s.lossy_method.empty() && xfer.getXfer() == EXS_JPEGProcess1) s.lossy_method = "ISO_10918_1";
   return s;
 }
@@ -147,8 +130,12 @@ void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string&
     DcmElement* elem = nullptr;
     if (source.findAndGetElement(tag, elem).good() && elem != nullptr) {
       DcmElement* copy = OFstatic_cast(DcmElement*, elem->clone());
-      // Invalid values (wrong VR format, too long) would make the output fail validation.
-      if (copy->checkValue("1-n").good() || copy->getLength() == 0) {
+      // Invalid values (wrong VR format, too long) would make the output fail validation:
+      // DCMTK's own check and pneumo's VR rules (pneumo/dicom/vr.hpp) must both pass.
+      OFString text;
+      const bool valid = copy->getOFStringArray(text).good() &&
+                         check_vr_value(DcmVR(copy->getVR()).getVRName(), std::string_view(text.c_str(), text.length())).ok();
+      if ((copy->checkValue("1-n").good() && valid) || copy->getLength() == 0) {
         if (copy->getLength() > 0 || keep_empty) {
           target.insert(copy, /*replaceOld=*/OFTrue);
           return;
@@ -162,7 +149,7 @@ void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string&
   for (const auto& tag : type3) copy_checked(tag, /*keep_empty=*/false);
 
   target.findAndDeleteElement(DCM_PatientAge);
-  const std::string age = normalise_age(get_string(source, DCM_PatientAge));
+  const std::string age = normalise_age_string(get_string(source, DCM_PatientAge));
   if (!age.empty()) target.putAndInsertString(DCM_PatientAge, age.c_str());
 
   const std::string charset = get_string(source, DCM_SpecificCharacterSet);

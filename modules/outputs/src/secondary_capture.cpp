@@ -9,6 +9,8 @@
 
 #include "dicom_source.hpp"
 #include "pneumo/core/files.hpp"
+#include "pneumo/dicom/vr.hpp"
+#include "pneumo/dicom/vr_dcmtk.hpp"
 #include "pneumo/outputs/dicom_outputs.hpp"
 
 namespace pneumo {
@@ -47,7 +49,7 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
 
   std::string derivation = options.derivation_description;
   if (src.uids_derived) derivation += " (source image " + src.sop_instance_uid + ")";
-  if (derivation.size() > 1024) derivation.resize(1024);  // ST holds at most 1024 characters
+  derivation = truncate_to_vr("ST", derivation);  // ST holds at most 1024 characters
 
   const std::pair<DcmTagKey, std::string> strings[] = {
       {DCM_ImageType, "DERIVED\\SECONDARY"},
@@ -56,13 +58,13 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
       {DCM_Modality, "OT"},
       {DCM_ConversionType, "WSD"},
       {DCM_Manufacturer, "pneumo"},
-      {DCM_SeriesDescription, options.series_description.substr(0, 64)},
+      {DCM_SeriesDescription, truncate_to_vr("LO", options.series_description)},
       {DCM_ManufacturerModelName, "pneumo"},
       {DCM_DerivationDescription, derivation},
       {DCM_SecondaryCaptureDeviceManufacturer, "pneumo"},
       {DCM_SecondaryCaptureDeviceManufacturerModelName, "pneumo"},
-      {DCM_SecondaryCaptureDeviceSoftwareVersions, version.substr(0, 64)},
-      {DCM_SoftwareVersions, version.substr(0, 64)},
+      {DCM_SecondaryCaptureDeviceSoftwareVersions, truncate_to_vr("LO", version)},
+      {DCM_SoftwareVersions, truncate_to_vr("LO", version)},
       {DCM_SeriesInstanceUID, uid_from_text("pneumo/sc-series/" + src.study_uid)},
       {DCM_SeriesNumber, std::to_string(options.series_number)},
       {DCM_InstanceNumber, "1"},
@@ -117,6 +119,10 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
       ds.putAndInsertUint8Array(DCM_PixelData, overlay.px.data(), static_cast<unsigned long>(overlay.px.size()));
   if (cond.bad()) return fail(ErrorCode::kInternal, where + "cannot set PixelData: " + error_text(cond));
 
+  // Every text value against its VR's rules: anything invalid here is pneumo's bug.
+  if (auto st = check_dataset_values(ds, path.filename().string()); !st) {
+    return fail(ErrorCode::kInternal, st.error().message);
+  }
   return write_via_temp(path, [&](const std::filesystem::path& temp) -> Status {
     OFCondition c = out.saveFile(OFFilename(temp.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
                                  EGL_recalcGL, EPD_withoutPadding, 0, 0, EWM_createNewMeta);

@@ -7,6 +7,9 @@
 //   auto small = pneumo::read_dicom_resized("1.2.276...dcm", /*target_rows=*/512, /*target_cols=*/512);
 //   // small->image is 512x512; small->meta.rows/cols still describe the file (1024x1024)
 //
+//   // Bytes from the network (no temp file); the name only labels error messages:
+//   auto up = pneumo::read_dicom_from_memory(body.data(), body.size(), "upload 3 (request 1f2e)");
+//
 // Pixel pipeline: decode (JPEG baseline/extended, JPEG lossless, JPEG-LS, RLE, deflate,
 // uncompressed), then to 8 bits:
 //  - 8 bits stored and allocated, unsigned, no Rescale Slope/Intercept, VOI window or LUT (every
@@ -17,10 +20,21 @@
 //    8 bits; MONOCHROME1 inverted.
 // Multi-frame, colour (SamplesPerPixel != 1) and undecodable pixel data are errors.
 //
+// Untrusted input: nothing is allocated from the header before it is checked. Rows, Columns,
+// BitsAllocated, SamplesPerPixel and NumberOfFrames are validated first; Rows x Columns must stay
+// within DicomReadLimits (default 16384 per side and 64 Mpx: every real radiograph fits, the
+// largest detectors are about 4300 x 4300 = 18 Mpx); and the pixel data must be able to fill the
+// image: uncompressed data must hold rows*cols*bytes (and the file must hold what PixelData
+// declares), a JPEG / JPEG-LS frame header (SOF) must give the same size as Rows/Columns before
+// anything is decoded, and RLE data cannot expand more than 64:1. A 131 KB file claiming 65535 x
+// 65535 pixels is an error, not a 4 GB allocation.
+//
 // Thread-safety: read_* and write_dicom may run concurrently on different files; the codec
 // registration they need happens once, guarded internally.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -62,11 +76,18 @@ struct DicomImage {
   Image8 image;  // meta.rows x meta.cols (read_dicom) or the target size (read_dicom_resized); 0 = black
 };
 
+// Bounds on what a reader decodes (read_dicom*; the meta-only readers decode nothing).
+// Exceeding them is ErrorCode::kUnsupported, naming the attribute and the limit.
+struct DicomReadLimits {
+  int max_side = 16384;                      // Rows and Columns each
+  std::int64_t max_pixels = 64LL * 1024 * 1024;  // Rows * Columns (64 Mpx = 64 MB of Image8)
+};
+
 // Header only: stops before the pixel data, so an index of 12k files stays fast.
 Result<DicomMeta> read_dicom_meta(const std::filesystem::path& path);
 
 // Header and pixels.
-Result<DicomImage> read_dicom(const std::filesystem::path& path);
+Result<DicomImage> read_dicom(const std::filesystem::path& path, const DicomReadLimits& limits = {});
 
 // Header and pixels, already resized to target_rows x target_cols: what the preprocessing cache
 // stores. Faster than read_dicom + resize for JPEG baseline/extended 8-bit files (all of SIIM):
@@ -81,7 +102,25 @@ Result<DicomImage> read_dicom(const std::filesystem::path& path);
 // (INTER_AREA when shrinking on both axes, else bilinear), so it equals read_dicom + resize_image.
 // meta describes the file as stored (meta.rows/cols are the source size).
 // Errors: those of read_dicom; kInvalidArgument when target_rows or target_cols is not positive.
-Result<DicomImage> read_dicom_resized(const std::filesystem::path& path, int target_rows, int target_cols);
+Result<DicomImage> read_dicom_resized(const std::filesystem::path& path, int target_rows, int target_cols,
+                                      const DicomReadLimits& limits = {});
+
+// The same three readers over a DICOM file held in memory (a Part 10 file with or without the
+// 128-byte preamble, or a bare data set), e.g. an HTTP request body; `name_for_errors` replaces
+// the file name in messages ("upload.dcm: Rows (0028,0010) is 65535 ..."). Same results and
+// errors as the file versions, except kNotFound/kIo (there is no file). `data` is only read
+// during the call and may be freed afterwards. data may be null when size is 0.
+Result<DicomMeta> read_dicom_meta_from_memory(const std::uint8_t* data, std::size_t size,
+                                              std::string_view name_for_errors);
+Result<DicomImage> read_dicom_from_memory(const std::uint8_t* data, std::size_t size,
+                                          std::string_view name_for_errors, const DicomReadLimits& limits = {});
+Result<DicomImage> read_dicom_resized_from_memory(const std::uint8_t* data, std::size_t size,
+                                                  std::string_view name_for_errors, int target_rows,
+                                                  int target_cols, const DicomReadLimits& limits = {});
+// Overloads for bytes held in a std::string / std::string_view (e.g. cpp-httplib's req.body).
+Result<DicomMeta> read_dicom_meta_from_memory(std::string_view bytes, std::string_view name_for_errors);
+Result<DicomImage> read_dicom_from_memory(std::string_view bytes, std::string_view name_for_errors,
+                                          const DicomReadLimits& limits = {});
 
 // "38" -> 38, "038Y" -> 38, "6M" -> 0.5, "2W" -> 2/52.18, "10D" -> 10/365.25; else nullopt.
 // Ages above 130 years are treated as invalid (SIIM has a few such typos: 148, 413).

@@ -32,13 +32,15 @@ Result<RleFormat> parse_rle_format(std::string_view name);
 // a zero or negative length, a negative gap/start (or 0 start in kAbsolute), a run past the end
 // of the mask ("run ends at pixel 1048580, past the end of a 1024x1024 mask"), runs within this
 // one encoding that overlap or go backwards.
-// requires: mask.rows > 0 && mask.cols > 0
+// A mask that is not rows > 0, cols > 0 with rows*cols bytes is kInvalidArgument (checked in
+// every build type, not an assert).
 Status decode_rle_into(std::string_view encoded, Mask& mask, RleFormat format);
 
 // A fresh rows x cols mask from one encoding.
 Result<Mask> decode_rle(std::string_view encoded, int rows, int cols, RleFormat format);
 
 // Encodes the non-zero pixels of `mask`; "-1" when there are none.
+// Throws std::invalid_argument when mask.px.size() != rows*cols (a caller's bug).
 std::string encode_rle(const Mask& mask, RleFormat format);
 
 }  // namespace pneumo

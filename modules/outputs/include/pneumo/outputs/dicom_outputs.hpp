@@ -84,6 +84,7 @@ Result<ImageRgb> read_secondary_capture(const std::filesystem::path& path);
 std::string uid_from_text(std::string_view text);
 
 // 1..64 characters, digits and dots, no empty component, no leading zero in a component.
+// (Defined with the other VR rules in the dicom module, pneumo/dicom/vr.hpp.)
 bool is_valid_uid(std::string_view uid);
 
 }  // namespace pneumo
