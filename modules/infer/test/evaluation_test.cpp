@@ -103,6 +103,7 @@ class EvaluationGlueTest : public ::testing::Test {
       const Mask small = resize_mask(mask.value(), kScoreSize, kScoreSize);
       oracle_.push_back({d->meta.sop_instance_uid, resize_image(d->image, kScoreSize, kScoreSize), small});
       truth_by_id_[d->meta.sop_instance_uid] = small;
+      source_truth_by_id_[d->meta.sop_instance_uid] = mask.value();
     }
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
@@ -153,6 +154,19 @@ class EvaluationGlueTest : public ::testing::Test {
   static inline int positives_ = 0;
   static inline std::vector<OracleImage> oracle_;
   static inline std::map<std::string, Mask> truth_by_id_;
+  static inline std::map<std::string, Mask> source_truth_by_id_;  // decoded at kSourceSize
+
+  // Kaggle mean Dice of model-size masks once resized to the source size, from the metric formula.
+  static double source_mean_dice(const SelectedImages& s, const std::vector<ImagePrediction>& preds) {
+    double sum = 0;
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      const Mask& truth = source_truth_by_id_.at(s.ids[i]);
+      const OverlapCounts c = overlap(truth, resize_mask(preds[i].mask, truth.rows, truth.cols));
+      sum += (c.truth_area == 0 && c.predicted_area == 0) ? 1.0
+                                                           : 2.0 * c.intersection / (c.truth_area + c.predicted_area);
+    }
+    return sum / static_cast<double>(s.ids.size());
+  }
 };
 
 TEST_F(EvaluationGlueTest, SelectionMatchesTheIndependentDecoding) {
@@ -231,8 +245,17 @@ TEST_F(EvaluationGlueTest, PerfectPredictorScoresOneAndMirroredDoesNot) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->summary.images, static_cast<std::size_t>(kCount));
   EXPECT_EQ(r->summary.positive_images, static_cast<std::size_t>(positives_));
-  EXPECT_DOUBLE_EQ(r->summary.mean_dice, 1.0);
-  EXPECT_DOUBLE_EQ(r->summary.mean_dice_positive, 1.0);
+  // At the model size the cached truth is returned exactly; at the source size the resized mask
+  // differs from the full-resolution truth by border pixels, as Kaggle would have scored it.
+  EXPECT_DOUBLE_EQ(r->model_size_summary.mean_dice, 1.0);
+  EXPECT_DOUBLE_EQ(r->model_size_summary.mean_dice_positive, 1.0);
+  EXPECT_EQ(r->json["scored_at"], "source");
+  const double at_source = source_mean_dice(s, perfect.value());
+  EXPECT_NEAR(r->summary.mean_dice, at_source, 1e-12);
+  EXPECT_NEAR(r->json["mean_dice"].get<double>(), at_source, 1e-12);
+  EXPECT_DOUBLE_EQ(r->json["model_size"]["mean_dice"].get<double>(), 1.0);
+  EXPECT_GT(at_source, 0.9);
+  EXPECT_LT(r->summary.mean_dice_positive, 1.0);  // border pixels do differ at 4x
   EXPECT_EQ(r->summary.mask_presence.fp + r->summary.mask_presence.fn, 0);
   ASSERT_TRUE(r->summary.roc_auc.has_value());
   EXPECT_DOUBLE_EQ(*r->summary.roc_auc, 1.0);
@@ -253,7 +276,8 @@ TEST_F(EvaluationGlueTest, PerfectPredictorScoresOneAndMirroredDoesNot) {
     const OverlapCounts c = overlap(s.truths[i], mirror(s.truths[i]));
     sum += (c.truth_area == 0 && c.predicted_area == 0) ? 1.0 : 2.0 * c.intersection / (c.truth_area + c.predicted_area);
   }
-  EXPECT_NEAR(m->summary.mean_dice, sum / kCount, 1e-12);
+  EXPECT_NEAR(m->model_size_summary.mean_dice, sum / kCount, 1e-12);
+  EXPECT_NEAR(m->summary.mean_dice, source_mean_dice(s, mirrored.value()), 1e-12);
   EXPECT_LT(m->summary.mean_dice_positive, 0.9);
 
   // Galleries: "lowest" is the positives with the smallest Dice, "best" the found lesions with
@@ -397,6 +421,24 @@ TEST_F(EvaluationGlueTest, TuningFindsTheThresholdThatRecoversTheTruth) {
   EXPECT_FALSE(kept->improved);
   EXPECT_EQ(kept->best, good);
   EXPECT_DOUBLE_EQ(kept->dice_after, 1.0);
+
+  // At the source resolution: the chosen parameters' figure is the exact source-size Dice.
+  std::vector<Mask> source_truths;
+  for (const auto& id : s.ids) source_truths.push_back(source_truth_by_id_.at(id));
+  auto at_source = tune_postprocess(samples, current, 2, &source_truths);
+  ASSERT_TRUE(at_source) << at_source.error().message;
+  EXPECT_TRUE(at_source->at_source);
+  EXPECT_TRUE(at_source->improved);
+  EXPECT_LT(at_source->best.pixel_threshold, 0.35f);
+  std::vector<ImagePrediction> chosen(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    chosen[i].mask = apply_postprocess(samples[i].probs, std::nullopt, at_source->best);
+  }
+  EXPECT_NEAR(at_source->dice_after, source_mean_dice(s, chosen), 1e-12);
+  EXPECT_DOUBLE_EQ(at_source->model_size_dice_after, 1.0);
+  EXPECT_DOUBLE_EQ(at_source->dice_before, static_cast<double>(kCount - positives_) / kCount);
+  source_truths.pop_back();
+  EXPECT_FALSE(tune_postprocess(samples, current, 2, &source_truths));
 
   // Area grids scale with the map size.
   EXPECT_EQ(plain_tune_grid(256).min_component_areas, (std::vector<int>{0, 32, 64, 128, 256, 512}));

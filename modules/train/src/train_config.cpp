@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
+#include <optional>
+#include <utility>
 #include <set>
 
 #include "pneumo/core/strings.hpp"
@@ -150,6 +153,32 @@ nlohmann::json to_json(const TrainConfig& c) {
   };
 }
 
+namespace {
+
+// An integer setting: a JSON integer that fits T. nullopt when fine (or absent), else what is wrong.
+template <typename T>
+std::optional<std::string> read_integer(const nlohmann::json& j, const char* key, T& out) {
+  if (!j.contains(key)) return std::nullopt;
+  const nlohmann::json& v = j[key];
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (std::in_range<T>(u)) {
+      out = static_cast<T>(u);
+      return std::nullopt;
+    }
+  } else if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (std::in_range<T>(i)) {
+      out = static_cast<T>(i);
+      return std::nullopt;
+    }
+  }
+  return fmt::format("{}: {} is not an integer in [{}, {}]", key, v.dump(), std::numeric_limits<T>::min(),
+                     std::numeric_limits<T>::max());
+}
+
+}  // namespace
+
 Result<TrainConfig> train_config_from_json(const nlohmann::json& j, std::string_view source, const TrainConfig& base) {
   if (!j.is_object()) return fail(ErrorCode::kBadInput, fmt::format("{}: expected a JSON object", source));
   static const std::set<std::string> kKeys = {
@@ -181,31 +210,48 @@ Result<TrainConfig> train_config_from_json(const nlohmann::json& j, std::string_
     if (j.contains("dicom_dir")) c.data_dirs = {j["dicom_dir"].get<std::string>()};  // runs before data_dirs existed
     path_list("data_dirs", c.data_dirs);
     path_list("train_only_dirs", c.train_only_dirs);
-    if (j.contains("holdout_folds")) c.holdout_folds = j["holdout_folds"].get<std::vector<int>>();
+    if (j.contains("holdout_folds")) {
+      const auto& list = j["holdout_folds"];
+      if (!list.is_array()) return fail(ErrorCode::kBadInput, fmt::format("{}: holdout_folds: expected an array", source));
+      c.holdout_folds.clear();
+      for (const auto& item : list) {
+        if (!item.is_number_integer() || !std::in_range<int>(item.get<std::int64_t>())) {
+          return fail(ErrorCode::kBadInput, fmt::format("{}: holdout_folds: {} is not a fold number", source, item.dump()));
+        }
+        c.holdout_folds.push_back(static_cast<int>(item.get<std::int64_t>()));
+      }
+    }
     path("folds_csv", c.folds_csv);
     path("cache_dir", c.cache_dir);
     path("encoder_weights", c.encoder_weights);
     path("hard_examples_csv", c.hard_examples_csv);
     path("out_dir", c.out_dir);
-    c.folds = j.value("folds", c.folds);
-    c.fold = j.value("fold", c.fold);
-    c.fold_seed = j.value("fold_seed", c.fold_seed);
-    c.epochs = j.value("epochs", c.epochs);
-    c.batch = j.value("batch", c.batch);
-    c.accumulate = j.value("accumulate", c.accumulate);
+    // Integers through read_integer: j.value() converts 1e300 to int with undefined behaviour
+    // (found by fuzz/train_config_fuzzer.cpp) and 3.7 silently to 3.
+    std::optional<std::string> wrong;
+    auto integer = [&](const char* key, auto& out) {
+      if (!wrong) wrong = read_integer(j, key, out);
+    };
+    integer("folds", c.folds);
+    integer("fold", c.fold);
+    integer("fold_seed", c.fold_seed);
+    integer("epochs", c.epochs);
+    integer("batch", c.batch);
+    integer("accumulate", c.accumulate);
+    integer("freeze_encoder_epochs", c.freeze_encoder_epochs);
+    integer("early_stop_patience", c.early_stop_patience);
+    integer("workers", c.workers);
+    integer("max_batches_per_epoch", c.max_batches_per_epoch);
+    integer("threads", c.threads);
+    integer("seed", c.seed);
+    if (wrong) return fail(ErrorCode::kBadInput, fmt::format("{}: {}", source, *wrong));
     c.optimizer = j.value("optimizer", c.optimizer);
     c.weight_decay = j.value("weight_decay", c.weight_decay);
     c.momentum = j.value("momentum", c.momentum);
     c.encoder_lr_scale = j.value("encoder_lr_scale", c.encoder_lr_scale);
     c.image_loss_weight = j.value("image_loss_weight", c.image_loss_weight);
-    c.freeze_encoder_epochs = j.value("freeze_encoder_epochs", c.freeze_encoder_epochs);
-    c.early_stop_patience = j.value("early_stop_patience", c.early_stop_patience);
     c.amp = j.value("amp", c.amp);
-    c.workers = j.value("workers", c.workers);
-    c.max_batches_per_epoch = j.value("max_batches_per_epoch", c.max_batches_per_epoch);
     c.device = j.value("device", c.device);
-    c.threads = j.value("threads", c.threads);
-    c.seed = j.value("seed", c.seed);
     if (j.contains("schedule")) {
       auto merged = to_json(base.schedule);
       merged.merge_patch(j["schedule"]);

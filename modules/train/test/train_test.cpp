@@ -148,6 +148,13 @@ TEST(TrainConfig, JsonRoundTripAndUnknownKeys) {
   auto legacy = train_config_from_json(old, "old/config.json");
   ASSERT_TRUE(legacy) << legacy.error().message;
   EXPECT_EQ(legacy->data_dirs, std::vector<std::filesystem::path>{"dicom"});
+  // Integers must be JSON integers that fit (fuzzing found 1e300 -> int undefined behaviour).
+  for (const char* text : {R"({"epochs": 1e300})", R"({"epochs": 3.7})", R"({"holdout_folds": [0.5]})"}) {
+    auto rejected = train_config_from_json(nlohmann::json::parse(text), "cfg.json");
+    ASSERT_FALSE(rejected) << text;
+    EXPECT_EQ(rejected.error().code, ErrorCode::kBadInput) << text;
+    EXPECT_NE(rejected.error().message.find("cfg.json"), std::string::npos) << text;
+  }
   // A held-out fold must exist and must not be the validation fold.
   for (int bad_fold : {1, 5, -1}) {
     auto k = to_json(c);
