@@ -205,7 +205,7 @@ Status write_item_outputs(const Item& item, const ImagePrediction& pred, const f
   return ok_status();
 }
 
-PredictionRecord make_record(const Item& item, const ImagePrediction& pred, float gate_threshold) {
+PredictionRecord make_record(const Item& item, const ImagePrediction& pred) {
   PredictionRecord r;
   r.image_id = item.image_id;
   r.source_file = item.input.path.filename().string();
@@ -214,7 +214,7 @@ PredictionRecord make_record(const Item& item, const ImagePrediction& pred, floa
   r.view_position = item.meta ? item.meta->view_position : "";
   r.probability = pred.image_probability;  // the gate's when there is one: the score the decision thresholds
   if (pred.classifier_probability) {
-    r.threshold = gate_threshold;
+    r.threshold = pred.gate_threshold;
     r.decided_by = "gate";
   }
   r.max_pixel_probability = pred.max_pixel_probability;
@@ -348,7 +348,7 @@ int run_predict(const PredictFlags& f) {
         report_skip(*write_errors[i], good[i]->input.path);
         continue;
       }
-      records.push_back(make_record(*good[i], preds->at(i), predictor.postprocess().classifier_threshold));
+      records.push_back(make_record(*good[i], preds->at(i)));
       rows.push_back({good[i]->image_id, encode_rle(preds->at(i).mask, RleFormat::kRelative)});
     }
   }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
@@ -108,28 +109,42 @@ Result<std::vector<fs::path>> list_files(const fs::path& dir, const std::vector<
   return files;
 }
 
-Status write_png(const fs::path& path, const Image8& img) {
-  if (img.empty()) return fail(ErrorCode::kInternal, path.string() + ": refusing to write an empty image");
+Result<Bytes> encode_png(const Image8& img) {
+  if (img.empty() || img.px.size() != static_cast<std::size_t>(img.rows) * img.cols) {
+    return fail(ErrorCode::kInternal, "refusing to encode an empty image as PNG");
+  }
   cv::Mat mat(img.rows, img.cols, CV_8UC1, const_cast<std::uint8_t*>(img.px.data()));
-  std::vector<std::uint8_t> png;
-  if (!cv::imencode(".png", mat, png)) return fail(ErrorCode::kIo, path.string() + ": PNG encoding failed");
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  Bytes png;
+  if (!cv::imencode(".png", mat, png)) return fail(ErrorCode::kIo, "PNG encoding failed");
+  return png;
+}
+
+Status write_png(const fs::path& path, const Image8& img) {
+  auto png = encode_png(img);
+  if (!png) return fail(png.error().code, path.string() + ": " + png.error().message);
+  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png->data()), png->size()));
+}
+
+Result<Image8> decode_image_gray(const std::uint8_t* data, std::size_t size, std::string_view name_for_errors) {
+  cv::Mat mat;
+  if (data != nullptr && size > 0 && size <= static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    try {
+      mat = cv::imdecode(cv::Mat(1, static_cast<int>(size), CV_8UC1, const_cast<std::uint8_t*>(data)),
+                         cv::IMREAD_GRAYSCALE);
+    } catch (const cv::Exception&) {
+      mat.release();
+    }
+  }
+  if (mat.empty()) return fail(ErrorCode::kBadInput, std::string(name_for_errors) + ": not a readable PNG/JPEG image");
+  Image8 img(mat.rows, mat.cols);
+  for (int r = 0; r < mat.rows; ++r) std::memcpy(&img.px[static_cast<size_t>(r) * mat.cols], mat.ptr(r), mat.cols);
+  return img;
 }
 
 Result<Image8> read_png_gray(const fs::path& path) {
   auto bytes = read_file(path);
   if (!bytes) return bytes.error();
-  std::vector<std::uint8_t> buf(bytes->begin(), bytes->end());
-  cv::Mat mat;
-  try {
-    mat = cv::imdecode(buf, cv::IMREAD_GRAYSCALE);
-  } catch (const cv::Exception&) {
-    mat.release();
-  }
-  if (mat.empty()) return fail(ErrorCode::kBadInput, path.string() + ": not a readable PNG/JPEG image");
-  Image8 img(mat.rows, mat.cols);
-  for (int r = 0; r < mat.rows; ++r) std::memcpy(&img.px[static_cast<size_t>(r) * mat.cols], mat.ptr(r), mat.cols);
-  return img;
+  return decode_image_gray(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size(), path.string());
 }
 
 }  // namespace pneumo

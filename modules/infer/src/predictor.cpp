@@ -144,6 +144,7 @@ struct Predictor::Impl {
       if (gated) {
         pred.classifier_probability =
             classifiers ? classifier_mean.data_ptr<float>()[k] : image_mean.data_ptr<float>()[k];
+        pred.gate_threshold = postprocess.classifier_threshold;
       }
       pred.image_probability = pred.classifier_probability.value_or(image_mean.data_ptr<float>()[k]);
       const Mask at_model_size = apply_postprocess(pred.probability_map, pred.classifier_probability, postprocess);

@@ -36,10 +36,10 @@ Status check(const OFCondition& cond, const std::string& where, const char* what
 
 }  // namespace
 
-Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
-                       const Mask& mask, const SegOptions& options) {
-  const std::string where = path.filename().string() + ": ";
-  auto source = detail::load_source(source_dicom);
+Result<Bytes> encode_dicom_seg(const std::uint8_t* source_dicom, std::size_t source_size, std::string_view source_name,
+                               const Mask& mask, const SegOptions& options) {
+  const std::string where = std::filesystem::path(std::string(source_name)).filename().string() + " SEG: ";
+  auto source = detail::load_source(source_dicom, source_size, source_name);
   if (!source) return source.error();
   const detail::SourceImage& src = source.value();
   if (mask.rows != src.rows || mask.cols != src.cols ||
@@ -60,7 +60,7 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   OFCondition cond = DcmSegmentation::createBinarySegmentation(raw, static_cast<Uint16>(mask.rows),
                                                                static_cast<Uint16>(mask.cols), equipment, content);
   std::unique_ptr<DcmSegmentation> seg(raw);
-  if (auto st = check(cond, where, "cannot create the segmentation"); !st) return st;
+  if (auto st = check(cond, where, "cannot create the segmentation"); !st) return st.error();
   // Projection radiographs have no Frame of Reference, and the standard requires one in a SEG
   // only when the source images have one; DCMTK 3.6.7's rule says type 1, so relax it to 1C.
   seg->getRules()->addRule(new IODRule(DCM_FrameOfReferenceUID, "1", "1C", "FrameOfReferenceModule",
@@ -71,13 +71,13 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   const std::string series_uid = uid_from_text("pneumo/seg-series/" + src.study_uid);
   const std::string sop_uid = uid_from_text("pneumo/seg/" + src.sop_instance_uid);
   if (auto st = check(seg->getStudy().setStudyInstanceUID(src.study_uid.c_str()), where, "StudyInstanceUID"); !st) {
-    return st;
+    return st.error();
   }
   if (auto st = check(seg->getSeries().setSeriesInstanceUID(series_uid.c_str()), where, "SeriesInstanceUID"); !st) {
-    return st;
+    return st.error();
   }
   if (auto st = check(seg->getSOPCommon().setSOPInstanceUID(sop_uid.c_str()), where, "SOPInstanceUID"); !st) {
-    return st;
+    return st.error();
   }
   seg->getSeries().setSeriesNumber(std::to_string(options.series_number).c_str());
   seg->getSeries().setSeriesDescription(truncate_to_vr("LO", options.series_description).c_str());
@@ -88,7 +88,7 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
                             CodeSequenceMacro("49755003", "SCT", "Morphologically Altered Structure"),
                             CodeSequenceMacro("36118008", "SCT", "Pneumothorax"), DcmSegTypes::SAT_AUTOMATIC,
                             "pneumo");
-  if (auto st = check(cond, where, "cannot create the segment"); !st) return st;
+  if (auto st = check(cond, where, "cannot create the segment"); !st) return st.error();
   std::unique_ptr<DcmSegment> segment(segment_raw);
   segment->setSegmentDescription(
       truncate_to_vr("LO", "Pneumothorax (automatic, pneumo " + version + ")").c_str());
@@ -99,14 +99,14 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   algorithm.setAlgorithmVersion(version_lo.c_str());
   Uint16 segment_number = 0;
   cond = seg->addSegment(segment.get(), segment_number);
-  if (auto st = check(cond, where, "cannot add the segment"); !st) return st;
+  if (auto st = check(cond, where, "cannot add the segment"); !st) return st.error();
   segment.release();  // owned by seg now
 
   // Shared functional groups: pixel spacing when the source has it.
   if (!src.pixel_spacing.empty()) {
     FGPixelMeasures measures;
     if (measures.setPixelSpacing(src.pixel_spacing.c_str()).good()) {
-      if (auto st = check(seg->addForAllFrames(measures), where, "cannot add Pixel Measures"); !st) return st;
+      if (auto st = check(seg->addForAllFrames(measures), where, "cannot add Pixel Measures"); !st) return st.error();
     }
   }
 
@@ -131,15 +131,15 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   std::vector<Uint8> frame(mask.px.size());
   for (std::size_t i = 0; i < frame.size(); ++i) frame[i] = mask.px[i] ? 1 : 0;
   cond = seg->addFrame(frame.data(), segment_number, per_frame);
-  if (auto st = check(cond, where, "cannot add the frame"); !st) return st;
+  if (auto st = check(cond, where, "cannot add the frame"); !st) return st.error();
 
 
   DcmFileFormat out;
   DcmDataset& ds = *out.getDataset();
   cond = seg->writeDataset(ds);
-  if (auto st = check(cond, where, "cannot build the SEG data set"); !st) return st;
+  if (auto st = check(cond, where, "cannot build the SEG data set"); !st) return st.error();
   detail::copy_patient_and_study(*src.file->getDataset(), ds, src.study_uid);
-  if (auto st = detail::put_content_date_time(ds, options.content_date_time, where); !st) return st;
+  if (auto st = detail::put_content_date_time(ds, options.content_date_time, where); !st) return st.error();
   // General Image: type 2C, required when there is no Image Orientation (Patient), as here.
   ds.putAndInsertString(DCM_PatientOrientation, "");
   // No Frame of Reference: drop the empty Position Reference Indicator DCMTK writes with it.
@@ -167,14 +167,16 @@ Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem:
   }
 
   // Every text value against its VR's rules: anything invalid here is pneumo's bug.
-  if (auto st = check_dataset_values(ds, path.filename().string()); !st) {
+  if (auto st = check_dataset_values(ds, where.substr(0, where.size() - 2)); !st) {
     return fail(ErrorCode::kInternal, st.error().message);
   }
-  return write_via_temp(path, [&](const std::filesystem::path& temp) -> Status {
-    OFCondition c = out.saveFile(OFFilename(temp.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
-                                 EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
-    if (c.bad()) return fail(ErrorCode::kIo, path.string() + ": cannot write DICOM SEG: " + error_text(c));
-    return ok_status();
+  return detail::save_to_bytes(out, EXS_LittleEndianExplicit, EPD_noChange, where);
+}
+
+Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                       const Mask& mask, const SegOptions& options) {
+  return detail::write_from_source_file(path, source_dicom, [&](const Bytes& source) {
+    return encode_dicom_seg(source.data(), source.size(), source_dicom.string(), mask, options);
   });
 }
 

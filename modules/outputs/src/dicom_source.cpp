@@ -3,6 +3,9 @@
 #include "dicom_source.hpp"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcwcache.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcvrda.h>
@@ -59,16 +62,20 @@ void quiet_dcmtk_once() {
   std::call_once(once, [] { OFLog::getLogger("dcmtk").setLogLevel(OFLogger::FATAL_LOG_LEVEL); });
 }
 
-Result<SourceImage> load_source(const std::filesystem::path& path) {
+Result<SourceImage> load_source(const std::uint8_t* data, std::size_t size, std::string_view name) {
   quiet_dcmtk_once();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return fail(ErrorCode::kNotFound, path.string() + ": source DICOM does not exist");
-  }
+  const std::filesystem::path path{std::string(name)};
   SourceImage s;
   s.file = std::make_unique<DcmFileFormat>();
-  OFCondition cond = s.file->loadFileUntilTag(OFFilename(path.c_str()), EXS_Unknown, EGL_noChange,
-                                              DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+  OFCondition cond = EC_InvalidStream;
+  if (data != nullptr && size > 0) {
+    DcmInputBufferStream in;
+    in.setBuffer(data, static_cast<offile_off_t>(size));
+    in.setEos();
+    s.file->transferInit();
+    cond = s.file->readUntilTag(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData);
+    s.file->transferEnd();
+  }
   if (cond.bad()) {
     return fail(ErrorCode::kBadInput, path.string() + ": cannot read the source DICOM: " + error_text(cond));
   }
@@ -116,6 +123,46 @@ Result<SourceImage> load_source(const std::filesystem::path& path) {
   }
   if (s.lossy && s.lossy_method.empty() && xfer.getXfer() == EXS_JPEGProcess1) s.lossy_method = "ISO_10918_1";
   return s;
+}
+
+Result<Bytes> save_to_bytes(DcmFileFormat& file, E_TransferSyntax xfer, E_PaddingEncoding padding,
+                            const std::string& where) {
+  Bytes out;
+  std::vector<Uint8> chunk(256 * 1024);
+  DcmOutputBufferStream stream(chunk.data(), static_cast<offile_off_t>(chunk.size()));
+  DcmWriteCache cache;
+  auto drain = [&] {
+    void* buffer = nullptr;
+    offile_off_t length = 0;
+    stream.flushBuffer(buffer, length);
+    if (buffer != nullptr && length > 0) {
+      out.insert(out.end(), static_cast<Uint8*>(buffer), static_cast<Uint8*>(buffer) + length);
+    }
+  };
+  file.transferInit();
+  OFCondition cond = EC_StreamNotifyClient;
+  while (cond == EC_StreamNotifyClient) {
+    cond = file.write(stream, xfer, EET_ExplicitLength, &cache, EGL_recalcGL, padding, 0, 0, 0, EWM_createNewMeta);
+    if (cond == EC_Normal) stream.flush();
+    if (cond.good() || cond == EC_StreamNotifyClient) drain();
+  }
+  file.transferEnd();
+  if (cond.bad()) return fail(ErrorCode::kInternal, where + "cannot encode the DICOM object: " + error_text(cond));
+  return out;
+}
+
+Status write_from_source_file(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                              const std::function<Result<Bytes>(const Bytes& source)>& encode) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(source_dicom, ec)) {
+    return fail(ErrorCode::kNotFound, source_dicom.string() + ": source DICOM does not exist");
+  }
+  auto text = read_file(source_dicom);
+  if (!text) return text.error();
+  const Bytes source(text->begin(), text->end());
+  auto bytes = encode(source);
+  if (!bytes) return bytes.error();
+  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
 }
 
 void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string& study_uid) {

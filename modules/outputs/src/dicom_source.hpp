@@ -7,11 +7,16 @@
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "pneumo/core/files.hpp"  // Bytes
 #include "pneumo/core/result.hpp"
 
 namespace pneumo::detail {
@@ -37,7 +42,20 @@ struct SourceImage {
 // carrying the file name; DCMTK would add "W: ..." lines on stderr for ordinary files.
 void quiet_dcmtk_once();
 
-Result<SourceImage> load_source(const std::filesystem::path& path);
+// The source header from the whole file's bytes; `name` (a path or an upload's name) is used in
+// messages, and its stem identifies a source without SOPInstanceUID.
+Result<SourceImage> load_source(const std::uint8_t* data, std::size_t size, std::string_view name);
+
+// The object as a DICOM file (preamble, meta header with a new meta, data set) in memory: the
+// bytes DcmFileFormat::saveFile(..., EET_ExplicitLength, EGL_recalcGL, padding, 0, 0,
+// EWM_createNewMeta) writes.
+Result<Bytes> save_to_bytes(DcmFileFormat& file, E_TransferSyntax xfer, E_PaddingEncoding padding,
+                            const std::string& where);
+
+// The file-path writers on top of the byte ones: reads the source (kNotFound when missing), calls
+// `encode` on its bytes, writes the result atomically.
+Status write_from_source_file(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                              const std::function<Result<Bytes>(const Bytes& source)>& encode);
 
 // Copies Patient and General Study attributes (and Specific Character Set) from the source into
 // `target`, replacing what is there. Type-2 attributes are written empty when missing or invalid;

@@ -71,9 +71,9 @@ void draw_positive_banner(cv::Mat& rgb, const OverlayOptions& options) {
   cv::rectangle(rgb, cv::Rect(0, 0, cols, banner), colour(kBannerRgb), cv::FILLED);
   const int thickness = std::max(1, static_cast<int>(std::lround(cols / 512.0)));
   const int margin = std::max(2, cols / 64);
-  const std::string headline = "THIS IMAGE CONTAINS PNEUMOTHORAX";
-  std::string second = format_probability(options.probability);
-  if (!options.caption.empty()) second += "   " + options.caption;
+  const std::vector<std::string> lines = overlay_caption_lines(options);
+  const std::string& headline = lines[0];
+  const std::string& second = lines[1];
   // Two lines in the banner: the headline (width-limited at small sizes) and the probability.
   const double s1 = fit_scale(headline, thickness, cols - 2 * margin, static_cast<int>(banner * 0.45), 3.0);
   const double s2 = fit_scale(second, thickness, cols - 2 * margin, static_cast<int>(banner * 0.36), s1);
@@ -92,8 +92,7 @@ void draw_positive_banner(cv::Mat& rgb, const OverlayOptions& options) {
 
 void draw_negative_line(cv::Mat& rgb, const OverlayOptions& options) {
   const int rows = rgb.rows, cols = rgb.cols;
-  std::string text = "no pneumothorax detected (" + format_probability(options.probability) + ")";
-  if (!options.caption.empty()) text += "  " + options.caption;
+  const std::string text = overlay_caption_lines(options).front();
   const int thickness = 1;
   const int margin = std::max(2, cols / 64);
   // Small: about 3.5% of the height, and never wider than 70% of the image.
@@ -155,18 +154,33 @@ ImageRgb render_overlay(const Image8& image, const Mask& predicted, const std::o
   return out;
 }
 
-Status write_png_rgb(const std::filesystem::path& path, const ImageRgb& image) {
+std::vector<std::string> overlay_caption_lines(const OverlayOptions& options) {
+  if (options.positive) {
+    std::string second = format_probability(options.probability);
+    if (!options.caption.empty()) second += "   " + options.caption;
+    return {"THIS IMAGE CONTAINS PNEUMOTHORAX", second};
+  }
+  std::string text = "no pneumothorax detected (" + format_probability(options.probability) + ")";
+  if (!options.caption.empty()) text += "  " + options.caption;
+  return {text};
+}
+
+Result<Bytes> encode_png_rgb(const ImageRgb& image) {
   if (image.empty() || image.px.size() != static_cast<std::size_t>(image.rows) * image.cols * 3) {
-    return fail(ErrorCode::kInvalidArgument, path.string() + ": RGB image is empty or not rows*cols*3 bytes");
+    return fail(ErrorCode::kInvalidArgument, "RGB image is empty or not rows*cols*3 bytes");
   }
   cv::Mat bgr;
   cv::cvtColor(cv::Mat(image.rows, image.cols, CV_8UC3, const_cast<std::uint8_t*>(image.px.data())), bgr,
                cv::COLOR_RGB2BGR);
-  std::vector<std::uint8_t> bytes;
-  if (!cv::imencode(".png", bgr, bytes)) {
-    return fail(ErrorCode::kInternal, path.string() + ": PNG encoding failed");
-  }
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  Bytes bytes;
+  if (!cv::imencode(".png", bgr, bytes)) return fail(ErrorCode::kInternal, "PNG encoding failed");
+  return bytes;
+}
+
+Status write_png_rgb(const std::filesystem::path& path, const ImageRgb& image) {
+  auto bytes = encode_png_rgb(image);
+  if (!bytes) return fail(bytes.error().code, path.string() + ": " + bytes.error().message);
+  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
 }
 
 Result<ImageRgb> read_png_rgb(const std::filesystem::path& path) {

@@ -30,14 +30,15 @@ Status put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const 
 
 }  // namespace
 
-Status write_secondary_capture(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
-                               const ImageRgb& overlay, const ScOptions& options) {
-  const std::string where = path.filename().string() + ": ";
+Result<Bytes> encode_secondary_capture(const std::uint8_t* source_dicom, std::size_t source_size,
+                                       std::string_view source_name, const ImageRgb& overlay,
+                                       const ScOptions& options) {
+  const std::string where = std::filesystem::path(std::string(source_name)).filename().string() + " SC: ";
   if (overlay.empty() || overlay.rows > 65535 || overlay.cols > 65535 ||
       overlay.px.size() != static_cast<std::size_t>(overlay.rows) * overlay.cols * 3) {
     return fail(ErrorCode::kInvalidArgument, where + "overlay must be non-empty RGB, rows*cols*3 bytes");
   }
-  auto source = detail::load_source(source_dicom);
+  auto source = detail::load_source(source_dicom, source_size, source_name);
   if (!source) return source.error();
   const detail::SourceImage& src = source.value();
   const std::string version = options.software_version.empty() ? "0" : options.software_version;
@@ -45,7 +46,7 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
   DcmFileFormat out;
   DcmDataset& ds = *out.getDataset();
   detail::copy_patient_and_study(*src.file->getDataset(), ds, src.study_uid);
-  if (auto st = detail::put_content_date_time(ds, options.content_date_time, where); !st) return st;
+  if (auto st = detail::put_content_date_time(ds, options.content_date_time, where); !st) return st.error();
 
   std::string derivation = options.derivation_description;
   if (src.uids_derived) derivation += " (source image " + src.sop_instance_uid + ")";
@@ -74,7 +75,7 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
       {DCM_PhotometricInterpretation, "RGB"},
   };
   for (const auto& [tag, value] : strings) {
-    if (auto st = put(ds, tag, value, where); !st) return st;
+    if (auto st = put(ds, tag, value, where); !st) return st.error();
   }
   {
     DcmItem* item = nullptr;
@@ -90,16 +91,16 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
     }
   }
   if (!src.pixel_spacing.empty() && overlay.rows == src.rows && overlay.cols == src.cols) {
-    if (auto st = put(ds, DCM_PixelSpacing, src.pixel_spacing, where); !st) return st;
+    if (auto st = put(ds, DCM_PixelSpacing, src.pixel_spacing, where); !st) return st.error();
   }
   if (src.lossy) {
     // The overlay carries the source's lossy pixels, whatever our own encoding.
-    if (auto st = put(ds, DCM_LossyImageCompression, "01", where); !st) return st;
+    if (auto st = put(ds, DCM_LossyImageCompression, "01", where); !st) return st.error();
     if (!src.lossy_method.empty()) {
-      if (auto st = put(ds, DCM_LossyImageCompressionMethod, src.lossy_method, where); !st) return st;
+      if (auto st = put(ds, DCM_LossyImageCompressionMethod, src.lossy_method, where); !st) return st.error();
     }
     if (!src.lossy_ratio.empty()) {
-      if (auto st = put(ds, DCM_LossyImageCompressionRatio, src.lossy_ratio, where); !st) return st;
+      if (auto st = put(ds, DCM_LossyImageCompressionRatio, src.lossy_ratio, where); !st) return st.error();
     }
   }
   const std::pair<DcmTagKey, Uint16> numbers[] = {
@@ -120,14 +121,16 @@ Status write_secondary_capture(const std::filesystem::path& path, const std::fil
   if (cond.bad()) return fail(ErrorCode::kInternal, where + "cannot set PixelData: " + error_text(cond));
 
   // Every text value against its VR's rules: anything invalid here is pneumo's bug.
-  if (auto st = check_dataset_values(ds, path.filename().string()); !st) {
+  if (auto st = check_dataset_values(ds, where.substr(0, where.size() - 2)); !st) {
     return fail(ErrorCode::kInternal, st.error().message);
   }
-  return write_via_temp(path, [&](const std::filesystem::path& temp) -> Status {
-    OFCondition c = out.saveFile(OFFilename(temp.c_str()), EXS_LittleEndianExplicit, EET_ExplicitLength,
-                                 EGL_recalcGL, EPD_withoutPadding, 0, 0, EWM_createNewMeta);
-    if (c.bad()) return fail(ErrorCode::kIo, path.string() + ": cannot write DICOM SC: " + error_text(c));
-    return ok_status();
+  return detail::save_to_bytes(out, EXS_LittleEndianExplicit, EPD_withoutPadding, where);
+}
+
+Status write_secondary_capture(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
+                               const ImageRgb& overlay, const ScOptions& options) {
+  return detail::write_from_source_file(path, source_dicom, [&](const Bytes& source) {
+    return encode_secondary_capture(source.data(), source.size(), source_dicom.string(), overlay, options);
   });
 }
 

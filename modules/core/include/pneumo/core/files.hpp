@@ -2,12 +2,16 @@
 //
 //   auto st = pneumo::write_file_atomic("out/stats.json", text);
 //   auto bytes = pneumo::read_file("in.csv");
+//   auto png = pneumo::encode_png(mask_0_255);          // Result<Bytes>, no file involved
+//   auto img = pneumo::decode_image_gray(png->data(), png->size(), "upload");
 //
 // write_file_atomic writes to "<path>.tmp-<pid>-<n>" in the same directory and renames it,
 // so a reader sees either the old file or the whole new one. Thread-safe.
 #pragma once
 
 #include <filesystem>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -35,8 +39,18 @@ Result<std::vector<std::filesystem::path>> list_files(const std::filesystem::pat
                                                       const std::vector<std::string>& exts,
                                                       bool recursive = true);
 
-// PNG I/O for 8-bit grayscale images (OpenCV stays behind this).
+// Bytes of a file or an object made in memory (PNG, DICOM, ...).
+using Bytes = std::vector<std::uint8_t>;
+
+// PNG I/O for 8-bit grayscale images (OpenCV stays behind this). The file versions are
+// encode_png / decode_image_gray plus write_file_atomic / read_file: same bytes, same pixels.
 Status write_png(const std::filesystem::path& path, const Image8& img);
 Result<Image8> read_png_gray(const std::filesystem::path& path);
+
+// PNG bytes of an 8-bit grey image; kInternal when `img` is empty (a caller bug) or encoding fails.
+Result<Bytes> encode_png(const Image8& img);
+// A PNG or JPEG (any format OpenCV's imdecode reads) from memory, as 8-bit grey (colour is
+// converted to grey as read_png_gray does). kBadInput naming `name_for_errors` when unreadable.
+Result<Image8> decode_image_gray(const std::uint8_t* data, std::size_t size, std::string_view name_for_errors);
 
 }  // namespace pneumo

@@ -70,6 +70,7 @@ struct ImagePrediction {
   // positive == (*classifier_probability >= postprocess.classifier_threshold), always.
   std::optional<float> classifier_probability;
   float max_pixel_probability = 0;  // largest value of probability_map
+  std::optional<float> gate_threshold;  // postprocess.classifier_threshold when there is a gate
   Mask mask;                   // post-processed, resized to the source image size (0/1)
   bool positive = false;       // mask non-empty
 };

@@ -6,6 +6,8 @@
 //   Result<Mask> back = pneumo::read_dicom_seg_mask("seg/x.dcm");
 //   auto st2 = pneumo::write_secondary_capture("sc/x.dcm", "in/x.dcm", overlay_rgb, {});
 //   Result<ImageRgb> pixels = pneumo::read_secondary_capture("sc/x.dcm");
+//   // In memory (a service): the source file's bytes in, the object's bytes out.
+//   Result<Bytes> seg_bytes = pneumo::encode_dicom_seg(src.data(), src.size(), "upload", mask, seg);
 //
 // Both outputs:
 // - join the source's study (same StudyInstanceUID) in a new series, copy the Patient and study
@@ -33,15 +35,20 @@
 // SC: SC Image Storage, RGB 8-bit, PlanarConfiguration 0, ConversionType WSD, BurnedInAnnotation
 // YES, ImageType DERIVED\SECONDARY, DerivationDescription.
 // Written atomically, explicit VR little endian. Both validate with dciodvfy (dicom3tools).
+// The file writers read the source file and call the encode_* functions, so a file holds exactly
+// the bytes encode_* returns for the same inputs.
 //
 // Thread-safety: functions may run concurrently on different files.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "pneumo/core/files.hpp"  // Bytes
 #include "pneumo/core/image.hpp"
 #include "pneumo/core/result.hpp"
 #include "pneumo/outputs/overlay.hpp"
@@ -69,12 +76,23 @@ struct ScOptions {
 Status write_dicom_seg(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
                        const Mask& mask_at_source_size, const SegOptions& options);
 
+// The SEG as a DICOM file in memory. `source_dicom` holds the whole source file (what read_file
+// returns); `source_name` names it in messages and its stem identifies a source without
+// SOPInstanceUID. Errors as write_dicom_seg, kBadInput when the bytes are not DICOM.
+Result<Bytes> encode_dicom_seg(const std::uint8_t* source_dicom, std::size_t source_size, std::string_view source_name,
+                               const Mask& mask_at_source_size, const SegOptions& options);
+
 // The union of the segment frames as a 0/1 mask. kBadInput when the file is not a binary SEG.
 Result<Mask> read_dicom_seg_mask(const std::filesystem::path& path);
 
 // requires: overlay non-empty (any size; PixelSpacing is copied only at the source's size).
 Status write_secondary_capture(const std::filesystem::path& path, const std::filesystem::path& source_dicom,
                                const ImageRgb& overlay, const ScOptions& options);
+
+// The SC as a DICOM file in memory; source arguments as encode_dicom_seg.
+Result<Bytes> encode_secondary_capture(const std::uint8_t* source_dicom, std::size_t source_size,
+                                       std::string_view source_name, const ImageRgb& overlay,
+                                       const ScOptions& options);
 
 // Pixels of an 8-bit RGB Secondary Capture (PlanarConfiguration 0 or 1).
 Result<ImageRgb> read_secondary_capture(const std::filesystem::path& path);

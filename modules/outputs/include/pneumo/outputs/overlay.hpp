@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "pneumo/core/files.hpp"  // Bytes
 #include "pneumo/core/image.hpp"
 #include "pneumo/core/result.hpp"
 
@@ -62,8 +63,15 @@ int overlay_banner_rows(int rows, int cols);
 ImageRgb render_overlay(const Image8& image, const Mask& predicted, const std::optional<Mask>& truth,
                         const OverlayOptions& options);
 
+// The caption text render_overlay burns in, one string per line: positive {"THIS IMAGE CONTAINS
+// PNEUMOTHORAX", "p = 0.93[   caption]"}, negative {"no pneumothorax detected (p = 0.04)[  caption]"}.
+std::vector<std::string> overlay_caption_lines(const OverlayOptions& options);
+
 // Grey to RGB (R = G = B).
 ImageRgb grey_to_rgb(const Image8& image);
+
+// PNG bytes of an RGB image (what write_png_rgb writes). kInvalidArgument when empty or mis-sized.
+Result<Bytes> encode_png_rgb(const ImageRgb& image);
 
 // PNG I/O for RGB images; the writer is atomic (temp file + rename).
 Status write_png_rgb(const std::filesystem::path& path, const ImageRgb& image);
