@@ -44,11 +44,10 @@ void register_jpeg_encoder_once() {
 }
 
 // PatientAge (AS): "038Y"; under two years as months "018M"; empty when unknown or out of range.
-// A file's own text is kept when it is valid AS, "38" (SIIM's bare years) becomes "038Y".
+// A given text is kept as it is: `pneumo synth` reproduces SIIM's bare years ("38") on purpose,
+// so that readers meet them in tests (the SEG/SC writers normalise ages they copy).
 std::string format_patient_age(const DicomMeta& meta) {
-  if (!meta.age_text.empty()) {
-    if (std::string age = normalise_age_string(meta.age_text); !age.empty()) return age;
-  }
+  if (!meta.age_text.empty()) return meta.age_text;
   if (!meta.age_years || !std::isfinite(*meta.age_years) || *meta.age_years < 0 ||
       *meta.age_years > 999) {
     return "";
@@ -154,7 +153,6 @@ Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
       {DCM_PatientID, truncate_to_vr("LO", meta.patient_id)},
       {DCM_PatientBirthDate, ""},
       {DCM_PatientSex, meta.sex},
-      {DCM_PatientAge, format_patient_age(meta)},
       {DCM_BodyPartExamined, meta.body_part},
       {DCM_ViewPosition, meta.view_position},
       {DCM_StudyInstanceUID, meta.study_instance_uid},
@@ -187,6 +185,8 @@ Status fill_dataset(DcmDataset& ds, const DicomMeta& meta, const Image8& image,
   if (auto st = check_dataset_values(ds, path_name(where)); !st) {
     return fail(ErrorCode::kInvalidArgument, st.error().message);
   }
+  // After the check: a given age text is written verbatim (see format_patient_age).
+  if (auto st = put_string(ds, DCM_PatientAge, format_patient_age(meta), where); !st) return st;
   OFCondition cond = ds.putAndInsertUint8Array(DCM_PixelData, image.px.data(),
                                                static_cast<unsigned long>(image.px.size()));
   if (cond.bad()) {
