@@ -407,20 +407,21 @@
       ? Object.entries(t).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(1) : v}`).join(", ") + " ms"
       : "—";
 
-    // The overlay PNG's caption, same words and number format.
+    // The overlay PNG's caption: the service's own lines when it sends them ("caption"), else the
+    // same words and number format as overlay.cpp.
+    let lines = pick(json, "caption");
+    if (!Array.isArray(lines) || lines.length === 0 || lines.some((l) => typeof l !== "string")) {
+      lines = positive ? ["THIS IMAGE CONTAINS PNEUMOTHORAX", overlayProbability(p)]
+        : ["no pneumothorax detected (" + overlayProbability(p) + ")"];
+    }
     el.caption.hidden = false;
     el.caption.className = "caption " + (positive ? "positive" : "negative");
-    el.caption.replaceChildren();
-    if (positive) {
-      const head = document.createElement("span");
-      head.className = "headline";
-      head.textContent = "THIS IMAGE CONTAINS PNEUMOTHORAX";
-      const second = document.createElement("span");
-      second.textContent = overlayProbability(p);
-      el.caption.append(head, second);
-    } else {
-      el.caption.textContent = "no pneumothorax detected (" + overlayProbability(p) + ")";
-    }
+    el.caption.replaceChildren(...lines.map((line, k) => {
+      const span = document.createElement("span");
+      span.className = k === 0 && positive ? "headline" : "line";
+      span.textContent = line;
+      return span;
+    }));
     el.caption.dataset.positive = String(positive);
   }
 

@@ -205,7 +205,11 @@ async function main() {
   check((await page.textContent("#side")).trim() === String(json.side), `side shown is the JSON's (${json.side})`);
   const cm2 = json.mask_area_cm2;
   check((await page.locator("#area-cm2").getAttribute("data-value")) === (cm2 == null ? "" : String(cm2)), `area cm² shown is the JSON's (${cm2})`);
-  const caption = (await page.textContent("#caption")).replace(/\s+/g, " ");
+  const captionLines = await page.locator("#caption span").allTextContents();
+  if (Array.isArray(json.caption)) {
+    check(JSON.stringify(captionLines) === JSON.stringify(json.caption), `caption lines are the JSON's: ${JSON.stringify(json.caption)}`);
+  }
+  const caption = captionLines.join(" ");
   check(json.positive ? caption.includes("THIS IMAGE CONTAINS PNEUMOTHORAX") && caption.includes(`p = ${Number(json.probability).toFixed(2)}`)
     : caption.includes(`no pneumothorax detected (p = ${Number(json.probability).toFixed(2)})`),
   `caption is the overlay PNG's: "${caption.trim()}"`);
