@@ -148,7 +148,8 @@ async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logFd = fs.openSync(serverLog, "w");
-  server = spawn(PNEUMO, ["serve", "--model", MODEL, "--host", "127.0.0.1", "--port", String(port)],
+  server = spawn(PNEUMO, ["serve", "--model", MODEL, "--host", "127.0.0.1", "--port", String(port),
+    "--web-root", path.join(SOURCE, "web")],
     { stdio: ["ignore", logFd, logFd] });
   const deadline = Date.now() + 240000;
   let ready = false;
