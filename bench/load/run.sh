@@ -43,8 +43,9 @@ SERVER_PID=""
 stop_server() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID"
-    for _ in $(seq 1 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$SERVER_PID" 2>/dev/null && { echo "run.sh: server $SERVER_PID ignored SIGTERM for 30 s, killing it" >&2; kill -KILL "$SERVER_PID"; }
+    # A graceful stop first answers the requests still queued (up to 64): give it 2 minutes.
+    for _ in $(seq 1 1200); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SERVER_PID" 2>/dev/null && { echo "run.sh: server $SERVER_PID still draining 120 s after SIGTERM, killing it" >&2; kill -KILL "$SERVER_PID"; }
     wait "$SERVER_PID" 2>/dev/null || true
   fi
   SERVER_PID=""
