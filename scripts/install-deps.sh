@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package pneumo needs to build, test, benchmark and plot.
+# Installs every Debian 12 package pneumo needs to build, test (the browser test: chromium, node,
+# npm), benchmark and plot.
 # Idempotent and quiet when everything is already present. Run as root (or with sudo).
 set -euo pipefail
 
@@ -13,7 +14,11 @@ PACKAGES=(
   gnuplot-nox
   clang libclang-rt-14-dev  # scripts/fuzz.sh: clang with libFuzzer, ASan and UBSan runtimes
   python3 python3-numpy python3-pandas python3-pydicom python3-opencv python3-torch
+  chromium nodejs
 )
+# npm: Debian's package, unless the installed Node.js bundles its own (NodeSource's nodejs does,
+# and conflicts with Debian's npm).
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
