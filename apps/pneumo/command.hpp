@@ -34,5 +34,6 @@ void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_tune_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
 
 }  // namespace pneumo::cli

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cli::add_eval_command(app, action);
   cli::add_tune_command(app, action);
   cli::add_predict_command(app, action);
+  cli::add_serve_command(app, action);
   cli::add_index_command(app, action);
   cli::add_dicom_command(app, action);
   cli::add_rle_command(app, action);

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "pneumo/core/exit_codes.hpp"
 #include "pneumo/core/files.hpp"
@@ -213,6 +215,59 @@ TEST_F(PredictE2e, SynthTrainPredict) {
       << last_output_;
   EXPECT_TRUE(fs::exists(dir_ / "out3" / "submission.csv"));
   EXPECT_FALSE(fs::exists(dir_ / "out3" / "seg"));
+
+  // An ImageId submission.csv cannot hold (a comma) and two ImageIds that map to one
+  // output name ("9.8/7" and "9.8_7" -> 9.8_7.*) are skipped one by one, before inference; every
+  // other image is still written, submission.csv and predictions.json included.
+  const fs::path odd = dir_ / "odd";
+  auto base = read_dicom(dicoms->at(0));
+  ASSERT_TRUE(base.ok());
+  // write_dicom refuses such UIDs, so a valid placeholder of the same length is patched in the bytes.
+  for (const auto& [name, placeholder, uid] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"comma", "1.2.3.4", "1.2.3,4"},
+           {"slash", "9.8.7", "9.8/7"},
+           {"underscore", "9.8.7", "9.8_7"}}) {
+    DicomMeta m = base->meta;
+    m.sop_instance_uid = placeholder;
+    const fs::path f = odd / (name + ".dcm");
+    ASSERT_TRUE(write_dicom(f, m, base->image, DicomEncoding::kExplicitLittleEndian).ok()) << name;
+    std::string bytes = read_file(f).value();
+    int replaced = 0;
+    for (auto at = bytes.find(placeholder); at != std::string::npos; at = bytes.find(placeholder, at + 1)) {
+      bytes.replace(at, placeholder.size(), uid);
+      ++replaced;
+    }
+    ASSERT_GE(replaced, 1) << name;
+    ASSERT_TRUE(write_file_atomic(f, bytes).ok());
+    ASSERT_EQ(read_dicom(f)->meta.sop_instance_uid, uid) << name;
+  }
+  const fs::path out4 = dir_ / "out4";
+  EXPECT_EQ(run("predict --model " + model.string() + " --input " + odd.string() + " " + dicoms->at(1).string() +
+                " --out " + out4.string()),
+            kExitPartial)
+      << last_output_;
+  auto text4 = read_file(out4 / "predictions.json");
+  ASSERT_TRUE(text4.ok()) << last_output_;
+  const json j4 = json::parse(text4.value());
+  ASSERT_EQ(j4["predictions"].size(), 2u) << j4.dump(1);
+  EXPECT_EQ(j4["predictions"][0]["image_id"], "9.8/7");
+  ASSERT_EQ(j4["failed"].size(), 2u) << j4.dump(1);
+  EXPECT_EQ(j4["failed"][0]["file"], "comma.dcm");
+  EXPECT_EQ(j4["failed"][1]["file"], "underscore.dcm");
+  EXPECT_NE(j4["failed"][1]["error"].get<std::string>().find("already used by ImageId 9.8/7"), std::string::npos)
+      << j4["failed"][1]["error"];
+  LabelCsvOptions opt4;
+  opt4.rows = kSize;
+  opt4.cols = kSize;
+  auto table4 = read_label_csv(out4 / "submission.csv", opt4);
+  ASSERT_TRUE(table4.ok()) << table4.error().message;
+  EXPECT_EQ(table4->images.size(), 2u);
+  EXPECT_TRUE(fs::exists(out4 / "masks" / "9.8_7.png"));
+  EXPECT_TRUE(fs::exists(out4 / "seg" / "9.8_7.dcm"));
+  // No temporary files left behind by the atomic writers.
+  for (const auto& e : fs::recursive_directory_iterator(out4)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  }
 }
 
 }  // namespace
