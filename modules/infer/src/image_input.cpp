@@ -1,8 +1,6 @@
 // decode_input and friends: format sniffing, header-only sizes, DICOM/PNG/JPEG from bytes.
 #include "pneumo/infer/image_input.hpp"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -59,61 +57,12 @@ Result<ImageSize> jpeg_size(const std::uint8_t* data, std::size_t size, const st
   return bad("truncated JPEG header");
 }
 
-// TEMPORARY, until the dicom module's read_dicom_from_memory (branch `reliability`) lands: the
-// bytes go into an anonymous in-memory file (memfd, never on disk) that read_dicom opens by its
-// /proc/self/fd path; messages name `name` instead of that path. Switch both helpers below to
-// pneumo::read_dicom_from_memory and drop this class when it exists.
-class MemoryFile {
- public:
-  MemoryFile(const std::uint8_t* data, std::size_t size) {
-    fd_ = ::memfd_create("pneumo-dicom", MFD_CLOEXEC);
-    if (fd_ < 0) return;
-    std::size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::write(fd_, data + done, size - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ::close(fd_);
-        fd_ = -1;
-        return;
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    path_ = "/proc/self/fd/" + std::to_string(fd_);
-  }
-  ~MemoryFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  MemoryFile(const MemoryFile&) = delete;
-  MemoryFile& operator=(const MemoryFile&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  const std::string& path() const { return path_; }
-  Error rename(Error e, const std::string& name) const {
-    for (std::size_t at = e.message.find(path_); at != std::string::npos; at = e.message.find(path_, at + name.size())) {
-      e.message.replace(at, path_.size(), name);
-    }
-    return e;
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
 Result<DicomMeta> read_dicom_meta_bytes(const std::uint8_t* data, std::size_t size, const std::string& name) {
-  MemoryFile file(data, size);
-  if (!file.ok()) return fail(ErrorCode::kInternal, name + ": cannot create an in-memory file: " + std::strerror(errno));
-  auto meta = read_dicom_meta(file.path());
-  if (!meta) return file.rename(meta.error(), name);
-  return meta;
+  return read_dicom_meta_from_memory(data, size, name);
 }
 
 Result<DicomImage> read_dicom_bytes(const std::uint8_t* data, std::size_t size, const std::string& name) {
-  MemoryFile file(data, size);
-  if (!file.ok()) return fail(ErrorCode::kInternal, name + ": cannot create an in-memory file: " + std::strerror(errno));
-  auto image = read_dicom(file.path());
-  if (!image) return file.rename(image.error(), name);
-  return image;
+  return read_dicom_from_memory(data, size, name);
 }
 
 }  // namespace
