@@ -9,6 +9,7 @@ PACKAGES=(
   libdcmtk-dev dcmtk dicom3tools libjpeg-dev
   libopencv-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libsqlite3-dev sqlite3 orthanc curl
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   python3 python3-numpy python3-pandas python3-pydicom python3-opencv python3-torch
