@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   cli::add_eval_command(app, action);
   cli::add_tune_command(app, action);
   cli::add_predict_command(app, action);
+  cli::add_node_command(app, action);
+  cli::add_worklist_command(app, action);
   cli::add_index_command(app, action);
   cli::add_dicom_command(app, action);
   cli::add_rle_command(app, action);

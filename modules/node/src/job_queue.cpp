@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   next_send_at    REAL NOT NULL DEFAULT 0,
   result          TEXT NOT NULL DEFAULT '',
   error           TEXT NOT NULL DEFAULT '',
-  seq             INTEGER NOT NULL DEFAULT 0
+  seq             INTEGER NOT NULL DEFAULT 0,
+  received_s      REAL,  -- Unix time (s, ms resolution) of enqueue, and of sent(): for latency figures
+  sent_s          REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 )sql";
@@ -128,8 +130,9 @@ Result<int> JobQueue::recover() {
 Result<bool> JobQueue::enqueue(const Job& job) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   auto n = impl_->change(
-      "INSERT OR IGNORE INTO jobs (sop_uid, study_uid, file, received_at, state, seq) "
-      "VALUES (?1, ?2, ?3, ?4, 'queued', (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
+      "INSERT OR IGNORE INTO jobs (sop_uid, study_uid, file, received_at, state, seq, received_s) "
+      "VALUES (?1, ?2, ?3, ?4, 'queued', (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), "
+      "(julianday('now') - 2440587.5) * 86400.0)",
       "cannot enqueue a job", {job.sop_uid, job.study_uid, job.file, job.received_at});
   if (!n) return n.error();
   return *n == 1;
@@ -184,7 +187,8 @@ Result<std::vector<Job>> JobQueue::due_for_sending(double now_s, int max_jobs) {
 
 Status JobQueue::sent(const std::string& sop_uid) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  auto n = impl_->change("UPDATE jobs SET state = 'sent', send_attempts = send_attempts + 1, error = '' "
+  auto n = impl_->change("UPDATE jobs SET state = 'sent', send_attempts = send_attempts + 1, error = '', "
+                         "sent_s = (julianday('now') - 2440587.5) * 86400.0 "
                          "WHERE sop_uid = ?1",
                          "cannot record a sent job", {sop_uid});
   if (!n) return n.error();
