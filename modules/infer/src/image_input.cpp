@@ -6,56 +6,13 @@
 #include <cstring>
 #include <utility>
 
+#include "pneumo/core/image_files.hpp"
 #include "pneumo/core/strings.hpp"
 
 namespace pneumo {
 namespace {
 
 constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-
-std::uint32_t big_endian32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-int big_endian16(const std::uint8_t* p) { return (int{p[0]} << 8) | p[1]; }
-
-Result<ImageSize> png_size(const std::uint8_t* data, std::size_t size, const std::string& name) {
-  // Signature, then the IHDR chunk: length (4), "IHDR", width (4), height (4).
-  if (size < 24 || std::memcmp(data, kPngSignature, 8) != 0 || std::memcmp(data + 12, "IHDR", 4) != 0) {
-    return fail(ErrorCode::kBadInput, name + ": not a readable PNG/JPEG image (no PNG IHDR header)");
-  }
-  const std::uint32_t width = big_endian32(data + 16), height = big_endian32(data + 20);
-  if (width == 0 || height == 0 || width > 0x7fffffffu || height > 0x7fffffffu) {
-    return fail(ErrorCode::kBadInput, name + ": PNG header gives a size of " + std::to_string(width) + "x" +
-                                          std::to_string(height));
-  }
-  return ImageSize{static_cast<int>(height), static_cast<int>(width), 1};
-}
-
-Result<ImageSize> jpeg_size(const std::uint8_t* data, std::size_t size, const std::string& name) {
-  auto bad = [&](const std::string& why) { return fail(ErrorCode::kBadInput, name + ": not a readable PNG/JPEG image (" + why + ")"); };
-  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8) return bad("no JPEG start-of-image marker");
-  std::size_t i = 2;
-  while (i + 1 < size) {
-    if (data[i] != 0xFF) return bad("JPEG marker expected at byte " + std::to_string(i));
-    while (i < size && data[i] == 0xFF) ++i;  // fill bytes
-    if (i >= size) break;
-    const std::uint8_t marker = data[i++];
-    if (marker == 0xD8 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
-    if (marker == 0xD9 || marker == 0xDA) return bad("no JPEG frame header before the scan");
-    if (i + 2 > size) break;
-    const int length = big_endian16(data + i);
-    if (length < 2) return bad("JPEG segment length " + std::to_string(length));
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      if (i + 7 > size) break;
-      const int rows = big_endian16(data + i + 3), cols = big_endian16(data + i + 5);
-      if (rows == 0 || cols == 0) return bad("JPEG frame header gives a size of " + std::to_string(cols) + "x" + std::to_string(rows));
-      return ImageSize{rows, cols, 1};
-    }
-    i += static_cast<std::size_t>(length);
-  }
-  return bad("truncated JPEG header");
-}
 
 Result<DicomMeta> read_dicom_meta_bytes(const std::uint8_t* data, std::size_t size, const std::string& name) {
   return read_dicom_meta_from_memory(data, size, name);
@@ -91,17 +48,21 @@ InputFormat input_format_for_path(const std::filesystem::path& path) {
   return InputFormat::kDicom;
 }
 
-Result<ImageSize> input_image_size(const std::uint8_t* data, std::size_t size, InputFormat format,
+Result<InputImageSize> input_image_size(const std::uint8_t* data, std::size_t size, InputFormat format,
                                    std::string_view name) {
   const std::string where(name);
   if (data == nullptr || size == 0) return fail(ErrorCode::kBadInput, where + ": empty input (0 bytes)");
   switch (format) {
-    case InputFormat::kPng: return png_size(data, size, where);
-    case InputFormat::kJpeg: return jpeg_size(data, size, where);
+    case InputFormat::kPng:
+    case InputFormat::kJpeg: {
+      auto header = read_image_size(data, size, where);  // the same header parser index uses
+      if (!header) return header.error();
+      return InputImageSize{header->rows, header->cols, 1};
+    }
     case InputFormat::kDicom: {
       auto meta = read_dicom_meta_bytes(data, size, where);
       if (!meta) return meta.error();
-      return ImageSize{meta->rows, meta->cols, std::max(1, meta->frames)};
+      return InputImageSize{meta->rows, meta->cols, std::max(1, meta->frames)};
     }
   }
   return fail(ErrorCode::kInternal, where + ": unknown input format");

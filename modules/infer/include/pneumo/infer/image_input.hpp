@@ -38,7 +38,7 @@ std::optional<InputFormat> sniff_input_format(const std::uint8_t* data, std::siz
 // The CLI's rule for files: .png/.jpg/.jpeg are plain images, everything else DICOM.
 InputFormat input_format_for_path(const std::filesystem::path& path);
 
-struct ImageSize {
+struct InputImageSize {
   int rows = 0, cols = 0, frames = 1;
   std::uint64_t pixels() const { return static_cast<std::uint64_t>(rows) * cols * frames; }
 };
@@ -46,7 +46,7 @@ struct ImageSize {
 // Rows x columns (x frames for DICOM) from the header only, without decoding pixels, so a caller
 // can refuse an oversized image before allocating it. PNG: IHDR; JPEG: the first SOFn marker;
 // DICOM: Rows, Columns, NumberOfFrames. kBadInput naming `name` when the header is unreadable.
-Result<ImageSize> input_image_size(const std::uint8_t* data, std::size_t size, InputFormat format,
+Result<InputImageSize> input_image_size(const std::uint8_t* data, std::size_t size, InputFormat format,
                                    std::string_view name);
 
 struct DecodedInput {
