@@ -10,6 +10,7 @@ PACKAGES=(
   libdcmtk-dev dcmtk dicom3tools libjpeg-dev zlib1g-dev
   libopencv-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
+  libsqlite3-dev sqlite3 orthanc curl
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox
   clang libclang-rt-14-dev  # scripts/fuzz.sh: clang with libFuzzer, ASan and UBSan runtimes

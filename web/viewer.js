@@ -13,8 +13,9 @@
 //     filled red at the chosen opacity (default 0.35, the overlay PNG's kFillAlpha) and outlined.
 //   - the caption: the overlay PNG's text ("THIS IMAGE CONTAINS PNEUMOTHORAX" / "p = 0.93", or
 //     "no pneumothorax detected (p = 0.04)"), shown in a banner above the image instead of over it.
-// The worklist panel stays hidden unless GET /v1/worklist answers 200 with a JSON list (a hook
-// for the DICOM node: items {id, label, url}; clicking one fetches url and predicts it).
+// The worklist panel stays hidden unless GET /v1/worklist answers 200 (pneumo serve --worklist:
+// the DICOM node's studies in priority order, items {id, label, url}; clicking one fetches the
+// study's image from url and predicts it). It refreshes every 15 s.
 // For tests: window.pneumoViewer exposes the state; document.body.dataset.state is
 // idle | busy | done | error.
 "use strict";
@@ -586,6 +587,9 @@
       return li;
     }));
     el.worklist.hidden = false;
+    // New studies arrive while the page is open: refresh while the worklist exists.
+    clearTimeout(loadWorklist.timer);
+    loadWorklist.timer = setTimeout(loadWorklist, 15000);
   }
 
   // ---- events ---------------------------------------------------------------------------------

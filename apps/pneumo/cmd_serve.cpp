@@ -16,7 +16,7 @@ namespace {
 
 struct ServeFlags {
   std::vector<std::string> models;
-  std::string host = "127.0.0.1", device = "cpu", web_root;
+  std::string host = "127.0.0.1", device = "cpu", web_root, worklist, node_storage;
   int port = 8080, workers = 1, max_batch = 4, batch_window_ms = 5;
   double max_body_mb = 64;
   std::size_t queue = 64;
@@ -38,6 +38,8 @@ int run(const ServeFlags& f) {
   o.service.queue_capacity = f.queue;
   o.service.max_body_bytes = static_cast<std::size_t>(f.max_body_mb * 1024.0 * 1024.0);
   o.service.max_pixels = f.max_pixels;
+  o.service.worklist_file = f.worklist;
+  o.service.node_storage = f.node_storage;
   if (!f.web_root.empty()) {
     o.service.web_root = f.web_root;
   } else if (auto found = find_shipped_resource("web", "web")) {
@@ -82,6 +84,10 @@ void add_serve_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--web-root", f->web_root,
                   "Folder with the viewer page (default: <exe>/../share/pneumo/web, or the checkout's web/)");
+  cmd->add_option("--worklist", f->worklist,
+                  "pneumo node's worklist database: GET /v1/worklist lists it and the viewer shows it (docs/node.md)");
+  cmd->add_option("--node-storage", f->node_storage,
+                  "pneumo node's --storage folder, for opening a worklist study (default: the worklist file's folder)");
   cmd->add_option("--device", f->device, "cpu | cuda | auto")->capture_default_str();
   cmd->add_flag("--tta", f->tta, "Average with the horizontally flipped image");
   cmd->callback([f, &action] { action = [f] { return run(*f); }; });

@@ -35,5 +35,7 @@ void add_eval_command(CLI::App& app, Action& action);
 void add_tune_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
+void add_node_command(CLI::App& app, Action& action);
+void add_worklist_command(CLI::App& app, Action& action);
 
 }  // namespace pneumo::cli

@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   cli::add_tune_command(app, action);
   cli::add_predict_command(app, action);
   cli::add_serve_command(app, action);
+  cli::add_node_command(app, action);
+  cli::add_worklist_command(app, action);
   cli::add_index_command(app, action);
   cli::add_dicom_command(app, action);
   cli::add_rle_command(app, action);

@@ -21,6 +21,7 @@
 #include "pneumo/infer/image_input.hpp"
 #include "pneumo/infer/prediction.hpp"
 #include "pneumo/outputs/overlay.hpp"
+#include "pneumo/worklist/worklist.hpp"
 
 namespace pneumo {
 namespace {
@@ -465,6 +466,75 @@ HttpResponse Service::Impl::static_file(const HttpRequest& req) {
   return r;
 }
 
+namespace {
+
+std::string worklist_label(const WorklistStudy& st) {
+  std::string label = "#" + std::to_string(st.rank) + " ";
+  if (st.status == "failed") return label + "failed: " + one_line(st.error).substr(0, 120);
+  if (st.status == "pending" && !st.suspected) return label + "pending, received " + st.received_at;
+  label += st.suspected.value_or(false) ? "SUSPECTED PNEUMOTHORAX" : "no finding";
+  if (st.probability) {
+    char p[32];
+    std::snprintf(p, sizeof p, " (p = %.2f)", *st.probability);
+    label += p;
+  }
+  if (st.suspected.value_or(false) && st.area_cm2) {
+    char area[32];
+    std::snprintf(area, sizeof area, ", %.1f cm2", *st.area_cm2);
+    label += area;
+  }
+  if (!st.side.empty() && st.side != "none") label += ", " + st.side;
+  return label + ", received " + st.received_at;
+}
+
+// A SOP Instance UID as the node stores it: what the node's SCP accepts as a file name.
+bool plausible_stored_uid(std::string_view uid) {
+  if (uid.empty() || uid.size() > 64 || uid.front() == '.') return false;
+  return std::all_of(uid.begin(), uid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+}  // namespace
+
+HttpResponse Service::worklist_response(const HttpRequest& req) const {
+  const ServiceOptions& o = impl_->options;
+  if (o.worklist_file.empty()) return error_response(404, "no worklist (start pneumo serve with --worklist FILE)");
+  std::error_code ec;
+  if (!fs::is_regular_file(o.worklist_file, ec)) return error_response(503, "the worklist file does not exist yet");
+  auto wl = Worklist::open(o.worklist_file);
+  if (!wl) return error_response(500, "cannot open the worklist");
+  auto studies = wl->studies();
+  if (!studies) return error_response(500, "cannot read the worklist");
+  static constexpr std::string_view kImages = "/v1/worklist/images/";
+  if (req.path == "/v1/worklist") {
+    json items = json::array();
+    for (const auto& st : *studies) {
+      json item = {{"id", st.study_uid}, {"label", worklist_label(st)}};
+      if (!st.sop_uids.empty()) item["url"] = std::string(kImages) + st.sop_uids.front();
+      items.push_back(std::move(item));
+    }
+    json j = worklist_to_json(*studies);
+    j["items"] = std::move(items);
+    return json_response(j);
+  }
+  const std::string uid = req.path.substr(kImages.size());
+  bool listed = false;
+  for (const auto& st : *studies) {
+    listed = listed || std::find(st.sop_uids.begin(), st.sop_uids.end(), uid) != st.sop_uids.end();
+  }
+  if (!plausible_stored_uid(uid) || !listed) return error_response(404, "no such image in the worklist");
+  const fs::path storage = o.node_storage.empty() ? o.worklist_file.parent_path() : o.node_storage;
+  auto bytes = read_file(storage / "images" / (uid + ".dcm"));
+  if (!bytes) return error_response(404, "the worklist lists the image but the node's storage does not hold it");
+  HttpResponse r;
+  r.content_type = "application/dicom";
+  r.body = std::move(bytes.value());
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
 HttpResponse Service::handle(const HttpRequest& req) {
   Impl& s = *impl_;
   const auto start = Clock::now();
@@ -501,12 +571,15 @@ HttpResponse Service::handle(const HttpRequest& req) {
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         r.body = metrics_text();
       }
+    } else if (req.path == "/v1/worklist" || req.path.rfind("/v1/worklist/images/", 0) == 0) {
+      route = req.path == "/v1/worklist" ? "/v1/worklist" : "/v1/worklist/images";
+      if (!only(get, "GET, HEAD")) r = worklist_response(req);
     } else if (!req.path.empty() && req.path.front() == '/' && req.path.rfind("/v1/", 0) != 0) {
       route = "static";
       if (!only(get, "GET, HEAD")) r = s.static_file(req);
     } else {
       route = "other";
-      r = error_response(404, "no such endpoint (POST /v1/predict, GET /health, /ready, /metrics)");
+      r = error_response(404, "no such endpoint (POST /v1/predict, GET /health, /ready, /metrics, /v1/worklist)");
     }
   } catch (const std::exception& e) {
     r = error_response(500, std::string("internal error: ") + e.what());

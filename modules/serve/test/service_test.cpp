@@ -25,6 +25,7 @@
 #include "pneumo/outputs/overlay.hpp"
 #include "pneumo/serve/http_server.hpp"
 #include "pneumo/serve/service.hpp"
+#include "pneumo/worklist/worklist.hpp"
 #include "pneumo/synth/synth.hpp"
 
 namespace fs = std::filesystem;
@@ -536,6 +537,52 @@ TEST(Service, StaticFilesAndPlaceholder) {
   EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
   EXPECT_EQ(service.handle(get("/../secret.txt")).status, 404);
   EXPECT_EQ(service.handle(get("/.hidden")).status, 404);
+}
+
+TEST(Service, WorklistRoutesListTheNodesStudiesInOrderAndServeOnlyListedImages) {
+  Service none(ServiceOptions{});
+  EXPECT_EQ(none.handle(get("/v1/worklist")).status, 404);
+
+  const fs::path storage = temp_dir() / "node";
+  fs::create_directories(storage / "images");
+  {
+    auto wl = Worklist::open(storage / "worklist.db");
+    ASSERT_TRUE(wl.ok()) << wl.error().message;
+    ASSERT_TRUE(wl->record_received({"1.2.1", "1.2.1.1", "2026-01-01T00:00:01Z"}).ok());
+    ASSERT_TRUE(wl->record_received({"1.2.2", "1.2.2.1", "2026-01-01T00:00:02Z"}).ok());
+    ASSERT_TRUE(wl->record_result("1.2.1.1", {0.10, false, std::nullopt, "none"}).ok());
+    ASSERT_TRUE(wl->record_result("1.2.2.1", {0.95, true, 12.5, "right"}).ok());
+  }
+  ASSERT_TRUE(write_file_atomic(storage / "images" / "1.2.2.1.dcm", "DICOM BYTES").ok());
+  ASSERT_TRUE(write_file_atomic(storage / "images" / "9.9.dcm", "NOT LISTED").ok());
+  ServiceOptions o;
+  o.worklist_file = storage / "worklist.db";  // node_storage defaults to its folder
+  Service service(o);
+
+  HttpResponse list = service.handle(get("/v1/worklist"));
+  ASSERT_EQ(list.status, 200) << list.body;
+  const json j = json::parse(list.body);
+  ASSERT_EQ(j["items"].size(), 2u);
+  // Suspected first, whatever the arrival order.
+  EXPECT_EQ(j["items"][0]["id"], "1.2.2");
+  EXPECT_EQ(j["items"][0]["url"], "/v1/worklist/images/1.2.2.1");
+  EXPECT_NE(j["items"][0]["label"].get<std::string>().find("SUSPECTED PNEUMOTHORAX (p = 0.95), 12.5 cm2, right"),
+            std::string::npos)
+      << j["items"][0]["label"];
+  EXPECT_EQ(j["items"][1]["id"], "1.2.1");
+  EXPECT_EQ(j["studies"][0]["rank"], 1);
+
+  HttpResponse image = service.handle(get("/v1/worklist/images/1.2.2.1"));
+  EXPECT_EQ(image.status, 200);
+  EXPECT_EQ(image.content_type, "application/dicom");
+  EXPECT_EQ(image.body, "DICOM BYTES");
+  // Listed but not stored; stored but not listed; path-like.
+  EXPECT_EQ(service.handle(get("/v1/worklist/images/1.2.1.1")).status, 404);
+  EXPECT_EQ(service.handle(get("/v1/worklist/images/9.9")).status, 404);
+  EXPECT_EQ(service.handle(get("/v1/worklist/images/../worklist.db")).status, 404);
+  HttpRequest post = get("/v1/worklist");
+  post.method = "POST";
+  EXPECT_EQ(service.handle(post).status, 405);
 }
 
 // ------------------------------------------------------------------ the real HTTP server

@@ -18,6 +18,10 @@
 //        overlay_png, seg_dcm, sc_dcm} as base64 strings (seg/sc for DICOM inputs only).
 //   GET /health   200 while the process runs.       GET /ready  200 once the model is warmed up,
 //   503 before and while shutting down.              GET /metrics  Prometheus text format.
+//   GET /v1/worklist  (with worklist_file) 200 {"items": [{id, label, url}], "studies": [...]}:
+//        the node's studies in priority order (pneumo/worklist/worklist.hpp), each item's url the
+//        study's first image; GET /v1/worklist/images/<SOP Instance UID>  application/dicom, only
+//        for images the worklist lists.
 //   GET /, /<file>  the viewer page (web_root), or a placeholder page when there is none.
 // Errors: {"error": {"status": N, "code": "...", "message": "one line"}} with status from
 // http_status_for (ErrorCode) or the service's own: 413 body or image too large, 415 body not
@@ -100,6 +104,12 @@ struct ServiceOptions {
   std::size_t max_body_bytes = std::size_t{64} << 20;
   std::uint64_t max_pixels = std::uint64_t{1} << 26;  // rows x cols x frames; 8192 x 8192 (a chest CR is ~3000 x 3000)
   std::filesystem::path web_root;     // the viewer's files; empty or missing: a placeholder page
+  // The DICOM node's triage worklist (SQLite, read-only here) and its storage folder, whose
+  // images/<SOP Instance UID>.dcm the worklist routes serve. Empty worklist_file: the routes
+  // answer 404 and the viewer hides its worklist panel. Empty node_storage: the worklist file's
+  // folder (the node's default layout).
+  std::filesystem::path worklist_file;
+  std::filesystem::path node_storage;
   std::function<void(const std::string& line)> access_log;  // one line per request; null: none
 };
 
@@ -129,6 +139,7 @@ class Service {
   std::string metrics_text() const;  // what GET /metrics returns
 
  private:
+  HttpResponse worklist_response(const HttpRequest& request) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
