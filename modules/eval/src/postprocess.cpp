@@ -1,6 +1,8 @@
 #include "pneumo/eval/postprocess.hpp"
 
+#include <charconv>
 #include <climits>
+#include <cstdlib>
 #include <cmath>
 #include <string>
 
@@ -98,14 +100,26 @@ Mask apply_postprocess(const ProbMap& map, std::optional<float> classifier_prob,
   return peak_region(map);
 }
 
+namespace {
+
+// The shortest decimal that reads back as the same float: 0.1f is written 0.1, not
+// 0.10000000149011612 (what widening to double prints), and from_json(to_json(p)) == p still.
+double shortest_decimal(float v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
+}
+
+}  // namespace
+
 nlohmann::json to_json(const PostprocessParams& p) {
-  return nlohmann::json{{"pixel_threshold", p.pixel_threshold},
+  return nlohmann::json{{"pixel_threshold", shortest_decimal(p.pixel_threshold)},
                         {"min_component_area", p.min_component_area},
                         {"triplet", p.triplet},
-                        {"top_threshold", p.top_threshold},
-                        {"bottom_threshold", p.bottom_threshold},
+                        {"top_threshold", shortest_decimal(p.top_threshold)},
+                        {"bottom_threshold", shortest_decimal(p.bottom_threshold)},
                         {"triplet_min_area", p.triplet_min_area},
-                        {"classifier_threshold", p.classifier_threshold}};
+                        {"classifier_threshold", shortest_decimal(p.classifier_threshold)}};
 }
 
 Result<PostprocessParams> postprocess_params_from_json(const nlohmann::json& j, std::string_view source) {

@@ -221,11 +221,7 @@ Result<Predictor> Predictor::load(const PredictorOptions& options) {
   if (options.postprocess_override) {
     impl.postprocess = *options.postprocess_override;
   } else {
-    const std::size_t index = static_cast<std::size_t>(first_segmenter - impl.nets.data());
-    auto params = postprocess_params_from_json(to_json(first_segmenter->model.config)["thresholds"],
-                                               impl.infos[index].path.string() + " thresholds");
-    if (!params) return params.error();
-    impl.postprocess = params.value();
+    impl.postprocess = first_segmenter->model.config.thresholds;
   }
   return predictor;
 }
@@ -265,14 +261,15 @@ Status store_postprocess_in_model_file(const fs::path& model_file, const Postpro
                                        const json& note) {
   auto loaded = load_model_file(model_file, torch::kCPU);
   if (!loaded) return loaded.error();
-  json config_json = to_json(loaded->config);
-  config_json["thresholds"] = to_json(params);
-  auto config = model_config_from_json(config_json, model_file.string() + " thresholds");
-  if (!config) return config.error();
+  ModelConfig config = loaded->config;
+  config.thresholds = params;
+  if (auto st = validate_model_config(config); !st) {
+    return fail(st.error().code, model_file.string() + " thresholds: " + st.error().message);
+  }
   json extra = loaded->extra.is_object() ? loaded->extra : json::object();
   extra["tuning"] = note;
   try {
-    return save_model_file(model_file, config.value(), *loaded->network, extra);
+    return save_model_file(model_file, config, *loaded->network, extra);
   } catch (const std::exception& e) {
     return fail(ErrorCode::kIo, fmt::format("{}: cannot rewrite model file: {}", model_file.string(), short_what(e)));
   }

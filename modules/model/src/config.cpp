@@ -59,6 +59,19 @@ class ObjectReader {
     out = v.get<int64_t>();
     return ok_status();
   }
+  Status read(const char* key, int& out) const {
+    int64_t wide = out;
+    if (auto st = read(key, wide); !st) return st;
+    if (wide < INT32_MIN || wide > INT32_MAX) return bad(source_, prefix_ + key, "a 32-bit integer", j_.at(key));
+    out = static_cast<int>(wide);
+    return ok_status();
+  }
+  Status read(const char* key, float& out) const {
+    double wide = out;
+    if (auto st = read(key, wide); !st) return st;
+    out = static_cast<float>(wide);
+    return ok_status();
+  }
   Status read(const char* key, double& out) const {
     if (!j_.contains(key)) return ok_status();
     const json& v = j_.at(key);
@@ -219,13 +232,7 @@ nlohmann::json to_json(const ModelConfig& c) {
         {"learn_r", c.joint.learn_r},
         {"decoder", c.joint.decoder}}},
       {"thresholds",
-       {{"pixel_threshold", c.thresholds.pixel_threshold},
-        {"min_component_area", c.thresholds.min_component_area},
-        {"triplet", c.thresholds.triplet},
-        {"top_threshold", c.thresholds.top_threshold},
-        {"bottom_threshold", c.thresholds.bottom_threshold},
-        {"triplet_min_area", c.thresholds.triplet_min_area},
-        {"classifier_threshold", c.thresholds.classifier_threshold}}},
+       to_json(c.thresholds)},
   };
 }
 

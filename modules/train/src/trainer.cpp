@@ -192,9 +192,7 @@ Validation validate_epoch(const TrainConfig& c, NetworkImpl& net, const Batch& v
   net.eval();
   SegmentationEvaluator evaluator(/*classification_threshold=*/0.5f);
   // Validation scores what `predict` would output: the model's own post-processing thresholds.
-  auto params = postprocess_params_from_json(to_json(c.model)["thresholds"], "model thresholds");
-  if (!params) throw std::logic_error(params.error().message);
-  const PostprocessParams postprocess = params.value();
+  const PostprocessParams& postprocess = c.model.thresholds;
   const int rows = val.height, cols = val.width;
   const std::size_t pixels = static_cast<std::size_t>(rows) * cols;
   double loss_sum = 0;

@@ -15,8 +15,8 @@
 //    "thresholds": {"pixel_threshold": 0.5, "min_component_area": 0, "triplet": false,
 //                   "top_threshold": 0.7, "bottom_threshold": 0.3, "triplet_min_area": 600,
 //                   "classifier_threshold": 0.5}}
-// The "thresholds" object uses the same names as eval's PostprocessParams, so
-// postprocess_params_from_json(j["thresholds"]) reads it directly.
+// "thresholds" is eval's PostprocessParams, the one post-processing struct: found by later
+// stages (validation search, `pneumo tune`), used by predict/eval/serve, not by the network.
 //
 // This header has no LibTorch types. Thread-safety: plain values and pure functions.
 #pragma once
@@ -27,6 +27,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "pneumo/eval/postprocess.hpp"
 
 #include "pneumo/core/result.hpp"
 
@@ -52,18 +54,6 @@ struct JointSettings {
   bool operator==(const JointSettings&) const = default;
 };
 
-// Post-processing thresholds found by later stages (validation search); not used by the network.
-struct ModelThresholds {
-  double pixel_threshold = 0.5;
-  int64_t min_component_area = 0;
-  bool triplet = false;
-  double top_threshold = 0.7;
-  double bottom_threshold = 0.3;
-  int64_t triplet_min_area = 600;
-  double classifier_threshold = 0.5;
-  bool operator==(const ModelThresholds&) const = default;
-};
-
 struct ModelConfig {
   std::string arch = "unet";        // "unet" | "unetpp" | "classifier" | "joint"
   std::string encoder = "resnet34"; // see model_encoder_names()
@@ -76,7 +66,7 @@ struct ModelConfig {
   double dropout = 0.2;             // before the linear layer of classifier / joint image heads
   int64_t num_classes = 1;          // classifier only; 1 for pneumothorax (1000 for ImageNet checks)
   JointSettings joint;
-  ModelThresholds thresholds;
+  PostprocessParams thresholds;  // post-processing that predict/eval/serve apply (eval/postprocess.hpp)
   bool operator==(const ModelConfig&) const = default;
 };
 
