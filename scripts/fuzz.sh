@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of fuzz/ with Debian's clang (-fsanitize=fuzzer,address,undefined)
-# into ${PNEUMO_FUZZ_BUILD_DIR:-build-fuzz} and runs a campaign, one target after the other:
+# into ${PNEUMO_FUZZ_BUILD_DIR:-build-fuzz} and runs a campaign, one target after the other.
+# serve_request (the HTTP handler) links LibTorch through the infer module: with libtorch-dev
+# installed the fuzz build compiles those modules with clang too (several minutes the first time).
 #
 #   bash scripts/fuzz.sh                    # every target
 #   bash scripts/fuzz.sh dicom label_csv    # some of them
@@ -20,14 +22,14 @@ BUILD_DIR="${PNEUMO_FUZZ_BUILD_DIR:-build-fuzz}"
 SHARED="${PNEUMO_SHARED_DATA:-../shared/data}"
 RUNS="${FUZZ_RUNS:-20000}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-600}"
-ALL_TARGETS=(dicom rle label_csv model_config train_config)
+ALL_TARGETS=(dicom rle label_csv model_config train_config serve_request)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL_TARGETS[@]}")
 
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPNEUMO_BUILD_FUZZERS=ON -DPNEUMO_BUILD_TESTS=OFF -DPNEUMO_BUILD_BENCH=OFF -DPNEUMO_WITH_TORCH=OFF \
+    -DPNEUMO_BUILD_FUZZERS=ON -DPNEUMO_BUILD_TESTS=OFF -DPNEUMO_BUILD_BENCH=OFF -DPNEUMO_WITH_TORCH=AUTO \
     -DCMAKE_CXX_FLAGS="$SAN" -DCMAKE_C_FLAGS="$SAN" >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target pneumo_fuzzers
@@ -42,6 +44,13 @@ seed_dir() {
     dicom)
       find "$SHARED/siim/dicom" -name '*.dcm' 2>/dev/null | sort | head -n 4 | xargs -r cp -t "$dir"
       find "$SHARED/other_dicom" -name '*.dcm' 2>/dev/null | xargs -r cp -t "$dir" ;;
+    serve_request)
+      # Real SIIM DICOMs as POST /v1/predict requests (the harness's format: method, path, query,
+      # headers, blank line, body).
+      for f in $(find "$SHARED/siim/dicom" -name '*.dcm' 2>/dev/null | sort | head -n 2); do
+        { printf 'POST\n/v1/predict\noutputs=mask,overlay,seg,sc\ncontent-type: application/dicom\n\n'; cat "$f"; } \
+          > "$dir/$(basename "$f" .dcm).req"
+      done ;;
     label_csv)
       find "$SHARED/siim/csv-variants" -type f 2>/dev/null | xargs -r cp -t "$dir"
       [ -f "$SHARED/siim/train-rle.csv" ] && head -n 200 "$SHARED/siim/train-rle.csv" > "$dir/train-rle-head.csv" ;;

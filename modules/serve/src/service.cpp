@@ -60,7 +60,10 @@ std::string one_line(std::string s) {
 HttpResponse error_response(int status, const std::string& message) {
   HttpResponse r;
   r.status = status;
-  r.body = json{{"error", {{"status", status}, {"code", code_slug(status)}, {"message", one_line(message)}}}}.dump() + "\n";
+  // Messages may quote request bytes (a path, a method) that are not UTF-8: replaced, not thrown.
+  r.body = json{{"error", {{"status", status}, {"code", code_slug(status)}, {"message", one_line(message)}}}}.dump(
+               -1, ' ', false, json::error_handler_t::replace) +
+           "\n";
   return r;
 }
 
@@ -68,7 +71,7 @@ HttpResponse error_response(const Error& e) { return error_response(http_status_
 
 HttpResponse json_response(const json& j) {
   HttpResponse r;
-  r.body = j.dump() + "\n";
+  r.body = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return r;
 }
 

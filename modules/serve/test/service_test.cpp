@@ -539,6 +539,18 @@ TEST(Service, StaticFilesAndPlaceholder) {
   EXPECT_EQ(service.handle(get("/.hidden")).status, 404);
 }
 
+TEST(Service, RequestBytesThatAreNotUtf8GiveTheirOwnStatusWithValidJson) {
+  Service service(ServiceOptions{});
+  HttpResponse path = service.handle(get("/v1/\xfe\xff"));
+  EXPECT_EQ(path.status, 404) << path.body;
+  EXPECT_FALSE(json::parse(path.body, nullptr, false).is_discarded()) << path.body;
+  HttpRequest method = get("/health");
+  method.method = "G\xff";
+  HttpResponse r = service.handle(method);
+  EXPECT_EQ(r.status, 405) << r.body;
+  EXPECT_FALSE(json::parse(r.body, nullptr, false).is_discarded()) << r.body;
+}
+
 TEST(Service, WorklistRoutesListTheNodesStudiesInOrderAndServeOnlyListedImages) {
   Service none(ServiceOptions{});
   EXPECT_EQ(none.handle(get("/v1/worklist")).status, 404);

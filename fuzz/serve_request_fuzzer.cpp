@@ -4,10 +4,12 @@
 // The engine is a fake (no model): what is fuzzed is routing, query parsing, format sniffing,
 // header-only size checks, DICOM/PNG/JPEG decoding from memory and the JSON response.
 //
-// Build (wiring for fuzz/ lives in fuzz/CMakeLists.txt): clang++ -fsanitize=fuzzer,address,undefined,
-// linked with pneumo::serve. Run: serve_request_fuzz -rss_limit_mb=2048 -timeout=10 corpus/serve
-// Seed corpus: a few raw requests in the format below, e.g. "POST\n/v1/predict\noutputs=mask\n
-// content-type: application/dicom\n\n" followed by a SIIM DICOM's bytes.
+// Properties: a status in 200..599 other than 500 and a non-empty body; a JSON content type means the body parses
+// as JSON, and an error status carries {"error": {"status": the same status, "message": one line}}.
+// Built by fuzz/CMakeLists.txt when LibTorch is there (the service links the infer module):
+// `bash scripts/fuzz.sh serve_request`, and replayed from fuzz/corpus/serve_request/ as a ctest.
+// Seeds: raw requests in the format below, e.g. "POST\n/v1/predict\noutputs=mask\n
+// content-type: application/dicom\n\n" followed by a small DICOM's bytes.
 //
 // Input format: line 1 method, line 2 path, line 3 query ("k=v&k2=v2", no decoding), then header
 // lines "name: value" up to an empty line, then the body (the rest of the input).
@@ -18,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "pneumo/serve/service.hpp"
 
@@ -91,5 +95,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.body = std::string(in);
   const HttpResponse res = service().handle(req);
   if (res.status < 200 || res.status > 599 || res.body.empty()) std::abort();
+  // The fake engine never fails and there is no web root or worklist to read: a 500 here can only
+  // be an exception escaping the request handling, i.e. a bug.
+  if (res.status == 500) std::abort();
+  if (res.content_type == "application/json") {
+    const nlohmann::json j = nlohmann::json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) std::abort();
+    if (res.status >= 400) {
+      if (!j.contains("error") || j["error"].value("status", 0) != res.status) std::abort();
+      const std::string message = j["error"].value("message", std::string());
+      if (message.empty() || message.find('\n') != std::string::npos) std::abort();
+    }
+  }
   return 0;
 }
