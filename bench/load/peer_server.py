@@ -119,6 +119,7 @@ class Batcher:
 def make_handler(batcher, config):
     th = config["thresholds"]
     size = config["input_size"]
+    gated = torch_unet.has_gate(config)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -157,7 +158,9 @@ def make_handler(batcher, config):
                 t1 = time.perf_counter()
                 prob, image_p = batcher.submit(small).result()
                 t2 = time.perf_counter()
-                mask = predict_peer.mask_to_source(predict_peer.postprocess(prob, th), *px.shape)
+                small_mask = (predict_peer.gated_postprocess(prob, image_p, th) if gated
+                              else predict_peer.postprocess(prob, th))
+                mask = predict_peer.mask_to_source(small_mask, *px.shape)
                 area = int(mask.sum())
                 spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
                 cm2 = round(area * float(spacing[0]) * float(spacing[1]) / 100.0, 3) if spacing else None

@@ -3,7 +3,12 @@
 # behind http.server.ThreadingHTTPServer) under the same closed-loop load, one after the other on
 # the same machine, then the images/s ratio. Not a timed test: figures go to docs/benchmarks.md.
 #
-#   bench/load/run.sh [--clients 64] [--duration 60] [--warmup 5] [--only pneumo|python]
+#   bench/load/run.sh [--clients 64] [--duration 60] [--warmup 5] [--only pneumo|python] [--rounds N]
+#
+# --rounds N (N >= 2): both servers run at once and the load alternates between them, N windows of
+# --duration s each (order swapped every round), so that both sides see the same background load
+# on a shared machine; the ratio is the median of the per-round ratios, and the RSS series covers
+# all rounds (does the service's memory grow over the whole run?).
 #
 # Each side: start the server on a free loopback port, wait for /ready, run loadgen.py (64 clients
 # POSTing the real SIIM DICOMs in $PNEUMO_SHARED_DATA/siim/dicom for --duration s after --warmup s,
@@ -20,13 +25,15 @@ CLIENTS=64
 DURATION=60
 WARMUP=5
 ONLY=""
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --clients) CLIENTS="$2"; shift ;;
     --duration) DURATION="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -83,6 +90,57 @@ run_side() {  # LABEL command...
 
 mkdir -p "$BUILD_DIR"
 rm -f "$RESULTS.tmp"
+if [ "$ROUNDS" -ge 2 ]; then
+  [ -z "$ONLY" ] || { echo "run.sh: --rounds compares both sides; drop --only" >&2; exit 2; }
+  [ -x "$BIN" ] || { echo "run.sh: no pneumo binary at $BIN (bash scripts/build.sh, or set PNEUMO_BIN)" >&2; exit 2; }
+  P_PORT="$(free_port)"; Y_PORT="$(free_port)"
+  while [ "$Y_PORT" = "$P_PORT" ]; do Y_PORT="$(free_port)"; done
+  "$BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$P_PORT" >"$WORK/pneumo.log" 2>&1 &
+  P_PID=$!
+  "$PY" "$ROOT/bench/load/peer_server.py" --model "$MODEL" --max-batch 4 --host 127.0.0.1 --port "$Y_PORT" \
+    >"$WORK/python.log" 2>&1 &
+  Y_PID=$!
+  trap 'kill -TERM $P_PID $Y_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+  wait_ready "http://127.0.0.1:$P_PORT" "$P_PID" "$WORK/pneumo.log"
+  wait_ready "http://127.0.0.1:$Y_PORT" "$Y_PID" "$WORK/python.log"
+  for r in $(seq 1 "$ROUNDS"); do
+    order="pneumo python"; [ $((r % 2)) = 0 ] && order="python pneumo"
+    for side in $order; do
+      if [ "$side" = pneumo ]; then port=$P_PORT; pid=$P_PID; else port=$Y_PORT; pid=$Y_PID; fi
+      echo "== round $r/$ROUNDS $side: $CLIENTS clients, ${WARMUP} s warm-up + ${DURATION} s" >&2
+      "$PY" "$ROOT/bench/load/loadgen.py" --url "http://127.0.0.1:$port" --files "$DATA" --clients "$CLIENTS" \
+        --duration "$DURATION" --warmup "$WARMUP" --pid "$pid" --label "$side" --json "$WORK/$side-$r.json" >/dev/null
+      "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["round"]=int(sys.argv[2]); print(json.dumps(r))' \
+        "$WORK/$side-$r.json" "$r" >>"$RESULTS.tmp"
+    done
+  done
+  mv "$RESULTS.tmp" "$RESULTS"
+  "$PY" - "$RESULTS" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rounds = sorted({r["round"] for r in rows})
+by = {(r["label"], r["round"]): r for r in rows}
+print(f"{'round':>5} {'pneumo img/s':>13} {'python img/s':>13} {'ratio':>6}   pneumo p50/p95/p99 ms     python p50/p95/p99 ms")
+ratios = []
+for k in rounds:
+    p, y = by[("pneumo", k)], by[("python", k)]
+    ratio = p["images_per_s"] / y["images_per_s"] if y["images_per_s"] > 0 else float("nan")
+    ratios.append(ratio)
+    fmt = lambda r: "/".join(f"{r['latency_ms'][q] or 0:.0f}" for q in ("p50", "p95", "p99"))
+    print(f"{k:5d} {p['images_per_s']:13.2f} {y['images_per_s']:13.2f} {ratio:6.2f}   {fmt(p):24} {fmt(y)}")
+for side in ("pneumo", "python"):
+    rs = [by[(side, k)] for k in rounds]
+    tot = lambda key: sum(r[key] for r in rs)
+    first, last = rs[0]["rss_mb"], rs[-1]["rss_mb"]
+    print(f"{side}: {tot('ok')} x 200, {tot('status_429')} x 429, {tot('status_4xx')} other 4xx, {tot('status_5xx')} x 5xx, "
+          f"{tot('dropped')} dropped; {tot('ok') / sum(r['duration_s'] for r in rs):.2f} images/s over all rounds; "
+          f"RSS max in the first 10 % of round 1 {first['first_10pct_max']} MB, in the last 10 % of round {rounds[-1]} "
+          f"{last['last_10pct_max']} MB, peak (VmHWM) {max(r['rss_mb']['vm_hwm'] for r in rs)} MB")
+print(f"images/s ratio pneumo/python, median of {len(ratios)} rounds: {statistics.median(ratios):.2f} "
+      f"(min {min(ratios):.2f}, max {max(ratios):.2f}; goal >= 1.5)")
+EOF
+  exit 0
+fi
 if [ "$ONLY" != python ]; then
   [ -x "$BIN" ] || { echo "run.sh: no pneumo binary at $BIN (bash scripts/build.sh, or set PNEUMO_BIN)" >&2; exit 2; }
   run_side pneumo "$BIN" serve --model "$MODEL"

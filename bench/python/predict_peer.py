@@ -83,6 +83,27 @@ def postprocess(prob, th):
     return mask
 
 
+def gated_postprocess(prob, image_p, th):
+    """pneumo::apply_postprocess with a gate (joint models): closed gate -> empty; an open gate
+    never leaves the mask empty (largest component of p > threshold, else p >= half the peak)."""
+    if image_p < th["classifier_threshold"]:
+        return np.zeros(prob.shape, np.uint8)
+    mask = postprocess(prob, th)
+    if mask.any():
+        return mask
+    low = (prob > (th["bottom_threshold"] if th.get("triplet") else th["pixel_threshold"])).astype(np.uint8)
+    if low.any():
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+        biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        return (labels == biggest).astype(np.uint8)
+    peak = float(prob.max())
+    if not peak > 0:
+        out = np.zeros(prob.shape, np.uint8)
+        out.flat[int(np.argmax(prob))] = 1
+        return out
+    return (prob >= peak * 0.5).astype(np.uint8)
+
+
 def rle_encode(mask):
     """SIIM relative RLE of a 0/1 mask, column-major: rle_peer.py's numpy encoder on the transpose."""
     return rle_peer.rle_encode_numpy(mask.T.ravel())
@@ -101,6 +122,7 @@ def main():
     config, net = torch_unet.load_pneumo_model(args.model)
     th = config["thresholds"]
     size = config["input_size"]
+    gated = torch_unet.has_gate(config)
     files = sorted(glob.glob(os.path.join(args.input, "**", "*.dcm"), recursive=True))
     os.makedirs(os.path.join(args.out, "masks"), exist_ok=True)
     rows = []
@@ -109,9 +131,12 @@ def main():
             batch = [read_dicom_8bit(p) for p in files[first:first + args.batch]]
             small = np.stack([cv2.resize(px, (size, size), interpolation=cv2.INTER_AREA) for _, px in batch])
             x01 = torch.from_numpy(small.astype(np.float32) / np.float32(255.0)).unsqueeze(1)  # [N,1,S,S]
-            probs = torch.sigmoid(net(torch_unet.normalise_input(config, x01))[0])[:, 0].numpy()
-            for (image_id, px), prob in zip(batch, probs):
-                mask = mask_to_source(postprocess(prob, th), *px.shape)
+            logits, image_logits = net(torch_unet.normalise_input(config, x01))
+            probs = torch.sigmoid(logits)[:, 0].numpy()
+            image_ps = torch.sigmoid(image_logits)[:, 0].numpy()
+            for (image_id, px), prob, image_p in zip(batch, probs, image_ps):
+                small_mask = gated_postprocess(prob, image_p, th) if gated else postprocess(prob, th)
+                mask = mask_to_source(small_mask, *px.shape)
                 if not cv2.imwrite(os.path.join(args.out, "masks", image_id + ".png"), mask * 255):
                     raise OSError(f"cannot write the mask of {image_id}")
                 rows.append(f"{image_id},{rle_encode(mask)}")

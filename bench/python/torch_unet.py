@@ -13,6 +13,8 @@ then segmentation_head, a 3x3 conv to one logit per pixel; image logit = max of 
 logits). Only arch "unet" with encoder "mobilenet_v2" is implemented: build_network rejects
 anything else, so a benchmark never compares different networks. No torchvision needed.
 """
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -114,11 +116,52 @@ class UNet(nn.Module):
         return mask, mask.flatten(2).max(2)[0]                                     # [N, 1]
 
 
+class Joint(UNet):
+    """pneumo's JointImpl (modules/model/src/networks.cpp): the U-Net plus an image head that mixes
+    LSE/max/mean-pooled mask logits with a linear head on the deepest features' global average."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        jt = config["joint"]
+        if jt.get("decoder", "unet") != "unet":
+            raise ValueError("torch_unet.py implements the joint model's unet decoder only")
+        self.pooling = jt.get("pooling", "lse")
+        self.image_head = nn.Sequential(nn.Dropout(config.get("dropout", 0.2)),
+                                        nn.Linear(MobileNetV2Encoder.CHANNELS[4], 1))
+        if self.pooling == "lse":
+            log_r = torch.full((1,), math.log(jt.get("lse_r", 5.0)))
+            if jt.get("learn_r", True):
+                self.pool_log_r = nn.Parameter(log_r)
+            else:
+                self.register_buffer("pool_log_r", log_r)
+        self.mix = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        features = self.encoder(x)
+        mask = self.segmentation_head(self.decoder(features, x.shape[2:]))  # [N, 1, H, W]
+        flat = mask.flatten(2)                                              # [N, 1, H*W]
+        if self.pooling == "max":
+            pooled = flat.max(2)[0]
+        elif self.pooling == "mean":
+            pooled = flat.mean(2)
+        else:
+            r = self.pool_log_r.exp()
+            pooled = (torch.logsumexp(flat * r, 2) - math.log(flat.shape[2])) / r
+        head = self.image_head(F.adaptive_avg_pool2d(features[4], 1).flatten(1))  # [N, 1]
+        m = torch.sigmoid(self.mix)
+        return mask, m * pooled + (1 - m) * head
+
+
 def build_network(config):
-    if config.get("arch") != "unet" or config.get("encoder") != "mobilenet_v2":
-        raise ValueError(f"torch_unet.py implements arch unet + encoder mobilenet_v2 only, got "
+    if config.get("arch") not in ("unet", "joint") or config.get("encoder") != "mobilenet_v2":
+        raise ValueError(f"torch_unet.py implements arch unet or joint + encoder mobilenet_v2 only, got "
                          f"{config.get('arch')} + {config.get('encoder')}")
-    return UNet(config)
+    return Joint(config) if config["arch"] == "joint" else UNet(config)
+
+
+def has_gate(config):
+    """Whether the image head gates the mask (pneumo's Predictor: joint models, classifiers)."""
+    return config.get("arch") == "joint"
 
 
 def normalise_input(config, batch01):
