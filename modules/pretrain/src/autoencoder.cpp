@@ -8,12 +8,14 @@ namespace {
 
 constexpr std::array<int64_t, 5> kDecoderChannels{128, 64, 32, 16, 8};
 
-// Nearest-neighbour x2 upsampling, 3x3 conv, BatchNorm, ReLU: [N,in,h,w] -> [N,out,2h,2w].
-torch::nn::Sequential up_block(int64_t in, int64_t out) {
-  return torch::nn::Sequential(
-      torch::nn::Upsample(torch::nn::UpsampleOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest)),
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)), torch::nn::BatchNorm2d(out),
-      torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+// Appends nearest-neighbour x2 upsampling, 3x3 conv, BatchNorm, ReLU: [N,in,h,w] -> [N,out,2h,2w]
+// (flat: a Sequential cannot hold another Sequential).
+void add_up_block(torch::nn::Sequential& seq, int64_t in, int64_t out) {
+  seq->push_back(
+      torch::nn::Upsample(torch::nn::UpsampleOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest)));
+  seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+  seq->push_back(torch::nn::BatchNorm2d(out));
+  seq->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
 }
 
 }  // namespace
@@ -32,7 +34,7 @@ AutoencoderImpl::AutoencoderImpl(std::shared_ptr<EncoderImpl> encoder, int64_t s
   decoder_ = torch::nn::Sequential();
   int64_t in = first_channels_;
   for (int64_t out : kDecoderChannels) {
-    decoder_->push_back(up_block(in, out));
+    add_up_block(decoder_, in, out);
     in = out;
   }
   register_module("decoder", decoder_);

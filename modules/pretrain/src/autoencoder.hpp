@@ -17,7 +17,7 @@ struct AutoencoderOutput {
 };
 
 // Module names: "encoder.*" (the encoder's own names below), "bottleneck" (AE) or "fc_mu",
-// "fc_logvar", "fc_decode" (VAE), "decoder.<i>" (5 upsampling stages), "head".
+// "fc_logvar", "fc_decode" (VAE), "decoder.<i>" (5 upsampling stages of 4 layers), "head".
 class AutoencoderImpl : public torch::nn::Module {
  public:
   // size: input side (multiple of 32); latent: VAE code size (variational only).

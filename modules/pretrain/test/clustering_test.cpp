@@ -96,8 +96,8 @@ TEST(EpsSearch, ReachesRequestedCountOnSeparableBlobs) {
   }
 }
 
-// 3 blobs cannot make 10 clusters with min_points 5 and 10 points per blob... the nearest count
-// found is reported, reached = false, no error.
+// 3 blobs of 10 points cannot make 10 clusters with min_points 5: the nearest count found is
+// reported, reached = false, no error.
 TEST(EpsSearch, ReportsNearestWhenImpossible) {
   const auto pts = blobs(3, 10, 77);
   EpsSearchOptions opt;
@@ -106,7 +106,7 @@ TEST(EpsSearch, ReportsNearestWhenImpossible) {
   auto r = search_dbscan_eps(pts, 3, opt);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_FALSE(r->reached);
-  EXPECT_EQ(r->clustering.clusters, 3);  // at most one cluster per blob of 10 points with min_points 5... 
+  EXPECT_EQ(r->clustering.clusters, 3);  // one per blob; the chosen run is the trial with the most clusters
   int best = 0;
   for (const auto& t : r->trials) best = std::max(best, t.clusters);
   EXPECT_EQ(best, r->clustering.clusters);

@@ -45,7 +45,7 @@ TEST(Pca, RotatedHandComputed) {
   EXPECT_NEAR(p->basis[1], std::sqrt(0.5), 1e-9);
   EXPECT_NEAR(p->explained_variance[0], 4.0, 1e-9);
   EXPECT_NEAR(p->explained_variance_ratio[0], 20.0 / 20.04, 1e-9);
-  EXPECT_NEAR(p->projected[4], 2 * std::sqrt(2.0), 1e-9);  // point (2,2)
+  EXPECT_NEAR(p->projected[2], 2 * std::sqrt(2.0), 1e-9);  // point (2,2), one component per point
 }
 
 TEST(Pca, RatiosSumAtMostOneAndBasisOrthonormal) {
