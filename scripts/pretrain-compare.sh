@@ -12,8 +12,8 @@ D=${PNEUMO_SIIM:-../shared/data/siim}
 R=${PNEUMO_PRETRAIN_RUNS:-runs/pretrain}
 W=${PNEUMO_IMAGENET:-../shared/data/weights/mobilenet_v2_imagenet.pt}
 T=${PNEUMO_THREADS:-2}
-PRE_IMAGES=${PNEUMO_PRETRAIN_IMAGES:-800}   # seeded subset of the 1,439 training images (CPU budget)
-PRE_EPOCHS=${PNEUMO_PRETRAIN_EPOCHS:-1}
+PRE_IMAGES=${PNEUMO_PRETRAIN_IMAGES:-0}     # 0 = all 1,439 training images; else a seeded subset
+PRE_EPOCHS=${PNEUMO_PRETRAIN_EPOCHS:-2}
 mkdir -p "$R"
 
 pretrain() {  # pretrain NAME METHOD [extra flags]
