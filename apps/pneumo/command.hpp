@@ -31,6 +31,7 @@ void add_synth_command(CLI::App& app, Action& action);
 void add_index_command(CLI::App& app, Action& action);
 void add_stats_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
+void add_pretrain_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_tune_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);

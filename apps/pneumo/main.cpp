@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   cli::add_synth_command(app, action);
   cli::add_stats_command(app, action);
   cli::add_train_command(app, action);
+  cli::add_pretrain_command(app, action);
   cli::add_eval_command(app, action);
   cli::add_tune_command(app, action);
   cli::add_predict_command(app, action);

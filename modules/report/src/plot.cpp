@@ -269,4 +269,24 @@ Status plot_lines(const fs::path& png, std::string_view title, std::string_view 
   return render(png, title, with_x, data, body + "\n");
 }
 
+Status plot_scatter(const fs::path& png, std::string_view title, const std::vector<PlotSeries>& series,
+                    const PlotStyle& style) {
+  if (series.empty()) return fail(ErrorCode::kInvalidArgument, png.string() + ": no series to plot");
+  std::string data;
+  std::string body = "set key outside right top\nplot ";
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const PlotSeries& points = series[s];
+    if (points.x.size() != points.y.size() || points.x.empty()) {
+      return fail(ErrorCode::kInvalidArgument, png.string() + ": series '" + points.name + "' has " +
+                                                   std::to_string(points.x.size()) + " x values and " +
+                                                   std::to_string(points.y.size()) + " y values");
+    }
+    for (std::size_t i = 0; i < points.x.size(); ++i) data += number(points.x[i]) + " " + number(points.y[i]) + "\n";
+    data += "\n\n";
+    body += (s ? ", " : "") + std::string("DATA index ") + std::to_string(s) +
+            " using 1:2 with points pt 7 ps 0.5 title " + gp_quote(points.name);
+  }
+  return render(png, title, style, data, body + "\n");
+}
+
 }  // namespace pneumo

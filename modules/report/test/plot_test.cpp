@@ -115,6 +115,19 @@ TEST(Plot, HistogramAndLinesProducePngs) {
   }
 }
 
+TEST(Plot, ScatterProducesPngAndChecksSeries) {
+  REQUIRE_GNUPLOT();
+  const fs::path dir = out_dir("scatter");
+  ASSERT_TRUE(plot_scatter(dir / "s.png", "clusters", {{"cluster 0", {0, 1, 2}, {0, 1, 0}}, {"noise", {5}, {5}}}));
+  auto img = read_png_gray(dir / "s.png");
+  ASSERT_TRUE(img) << img.error().message;
+  EXPECT_EQ(img->cols, 900);
+  auto ragged = plot_scatter(dir / "x.png", "t", {{"c", {1, 2}, {1}}});
+  ASSERT_FALSE(ragged);
+  EXPECT_EQ(ragged.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(plot_scatter(dir / "x.png", "t", {}));
+}
+
 TEST(Plot, BadArgumentsAreErrors) {
   const fs::path dir = out_dir("bad");
   auto mismatch = plot_bars(dir / "x.png", "t", {"a", "b"}, {1});

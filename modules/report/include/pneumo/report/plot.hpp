@@ -59,6 +59,10 @@ Status plot_histogram(const std::filesystem::path& png, std::string_view title, 
 Status plot_lines(const std::filesystem::path& png, std::string_view title, std::string_view xlabel,
                   const std::vector<PlotSeries>& series, const PlotStyle& style = {});
 
+// Points only (no lines), one colour per series (e.g. one series per cluster); same checks as plot_lines.
+Status plot_scatter(const std::filesystem::path& png, std::string_view title, const std::vector<PlotSeries>& series,
+                    const PlotStyle& style = {});
+
 // The bins plot_histogram draws: [lo, hi) except the last, which includes max.
 struct HistogramBin {
   double lo = 0;
