@@ -1,6 +1,7 @@
 // JobQueue over SQLite: one table, each state change one statement (its own transaction), claim
 // in a BEGIN IMMEDIATE transaction.
 #include "pneumo/node/job_queue.hpp"
+#include "pneumo/worklist/sqlite_file.hpp"
 
 #include <sqlite3.h>
 
@@ -60,24 +61,12 @@ struct Stmt {
 }  // namespace
 
 struct JobQueue::Impl {
-  sqlite3* db = nullptr;
-  std::string name;
+  explicit Impl(SqliteFile f) : file(std::move(f)), db(file.db()) {}
+  SqliteFile file;
+  sqlite3* db;
   mutable std::mutex mutex;
-  ~Impl() {
-    if (db) sqlite3_close(db);
-  }
-  Error error(const std::string& what) const {
-    return fail(ErrorCode::kIo, name + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
-  }
-  Status exec(const char* sql, const std::string& what) const {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-      std::string m = msg ? msg : "?";
-      sqlite3_free(msg);
-      return fail(ErrorCode::kIo, name + ": " + what + ": " + m);
-    }
-    return ok_status();
-  }
+  Error error(const std::string& what) const { return file.error(what); }
+  Status exec(const char* sql, const std::string& what) const { return file.exec(sql, what); }
   // Prepares, binds texts (and doubles given as the `reals` list after the texts), steps once.
   Result<int> change(const char* sql, const std::string& what, const std::vector<std::string>& texts,
                      const std::vector<double>& reals = {}) const {
@@ -102,23 +91,16 @@ struct JobQueue::Impl {
   }
 };
 
-JobQueue::JobQueue() : impl_(std::make_unique<Impl>()) {}
+JobQueue::JobQueue() = default;
 JobQueue::~JobQueue() = default;
 JobQueue::JobQueue(JobQueue&&) noexcept = default;
 JobQueue& JobQueue::operator=(JobQueue&&) noexcept = default;
 
 Result<JobQueue> JobQueue::open(const std::filesystem::path& path) {
+  auto file = SqliteFile::open(path, kSchema, "the job queue");
+  if (!file) return file.error();
   JobQueue q;
-  q.impl_->name = path.string();
-  if (sqlite3_open_v2(path.c_str(), &q.impl_->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return q.impl_->error("cannot open the job queue");
-  }
-  sqlite3_busy_timeout(q.impl_->db, 5000);
-  if (auto st = q.impl_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "cannot set the journal mode"); !st) {
-    return st.error();
-  }
-  if (auto st = q.impl_->exec(kSchema, "cannot create the job table"); !st) return st.error();
+  q.impl_ = std::make_unique<Impl>(std::move(file.value()));
   return q;
 }
 
@@ -166,7 +148,7 @@ Status JobQueue::processed(const std::string& sop_uid, const std::string& result
       "WHERE sop_uid = ?1 AND state = 'running'",
       "cannot record a result", {sop_uid, result_json});
   if (!n) return n.error();
-  if (*n != 1) return fail(ErrorCode::kInternal, impl_->name + ": job " + sop_uid + " was not running");
+  if (*n != 1) return fail(ErrorCode::kInternal, impl_->file.name() + ": job " + sop_uid + " was not running");
   return ok_status();
 }
 

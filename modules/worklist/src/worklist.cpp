@@ -1,5 +1,6 @@
 // Worklist over SQLite: an `images` table and one GROUP BY query for the per-study view.
 #include "pneumo/worklist/worklist.hpp"
+#include "pneumo/worklist/sqlite_file.hpp"
 
 #include <sqlite3.h>
 
@@ -63,24 +64,12 @@ std::string column_text(sqlite3_stmt* s, int i) {
 }  // namespace
 
 struct Worklist::Impl {
-  sqlite3* db = nullptr;
-  std::string name;  // file name for messages
+  explicit Impl(SqliteFile f) : file(std::move(f)), db(file.db()) {}
+  SqliteFile file;
+  sqlite3* db;
   mutable std::mutex mutex;
-  ~Impl() {
-    if (db) sqlite3_close(db);
-  }
-  Error error(const std::string& what) const {
-    return fail(ErrorCode::kIo, name + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
-  }
-  Status exec(const char* sql, const std::string& what) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-      std::string m = msg ? msg : "?";
-      sqlite3_free(msg);
-      return fail(ErrorCode::kIo, name + ": " + what + ": " + m);
-    }
-    return ok_status();
-  }
+  Error error(const std::string& what) const { return file.error(what); }
+  Status exec(const char* sql, const std::string& what) { return file.exec(sql, what); }
   // One statement with text/double/null bindings, run to completion (a single statement is its
   // own transaction in SQLite).
   template <typename Bind>
@@ -96,25 +85,16 @@ struct Worklist::Impl {
   }
 };
 
-Worklist::Worklist() : impl_(std::make_unique<Impl>()) {}
+Worklist::Worklist() = default;
 Worklist::~Worklist() = default;
 Worklist::Worklist(Worklist&&) noexcept = default;
 Worklist& Worklist::operator=(Worklist&&) noexcept = default;
 
 Result<Worklist> Worklist::open(const std::filesystem::path& path) {
+  auto file = SqliteFile::open(path, kSchema, "the worklist database (is it one?)");
+  if (!file) return file.error();
   Worklist w;
-  w.impl_->name = path.string();
-  if (sqlite3_open_v2(path.c_str(), &w.impl_->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return w.impl_->error("cannot open the worklist database");
-  }
-  sqlite3_busy_timeout(w.impl_->db, 5000);
-  if (auto st = w.impl_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "cannot set the journal mode"); !st) {
-    return st.error();
-  }
-  if (auto st = w.impl_->exec(kSchema, "cannot create the worklist tables (is it a worklist database?)"); !st) {
-    return st.error();
-  }
+  w.impl_ = std::make_unique<Impl>(std::move(file.value()));
   return w;
 }
 
