@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base64_decode.hpp"
 #include "pneumo/core/files.hpp"
 
 namespace fs = std::filesystem;
@@ -35,29 +36,7 @@ namespace {
 const fs::path kBinary = fs::path(PNEUMO_BINARY_DIR) / "apps" / "pneumo" / "pneumo";
 constexpr int kSize = 128;
 
-std::string base64_decode(const std::string& in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int buffer = 0, bits = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) break;
-    buffer = (buffer << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
-}
+using pneumo::test::base64_decode;
 
 // A `pneumo serve` child process; its stdout/stderr go to a log file.
 class ServeProcess {

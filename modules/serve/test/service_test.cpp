@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "base64_decode.hpp"
 #include "pneumo/core/files.hpp"
 #include "pneumo/dicom/dicom.hpp"
 #include "pneumo/infer/image_input.hpp"
@@ -71,29 +72,7 @@ std::string file_text(const fs::path& p) {
 
 Bytes to_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-std::string base64_decode(const std::string& in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  int buffer = 0, bits = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) break;
-    buffer = (buffer << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
-}
+using pneumo::test::base64_decode;
 
 // The fake model: pixels brighter than 150 are "pneumothorax"; probability = that share.
 Result<std::vector<ImagePrediction>> fake_predict(const std::vector<Image8>& images) {
