@@ -2,7 +2,10 @@
 # The encoder pre-training comparison of docs/pretraining.md: the same MobileNetV2 U-Net (joint),
 # the same split and the same training budget, five ways of initialising its encoder.
 #   bash scripts/pretrain-compare.sh [ROW...]     rows: random imagenet classifier ae-pl vae-pl (default all)
-# Outputs under $PNEUMO_PRETRAIN_RUNS (default runs/pretrain): pre-<method>/, seg-<row>/, eval-<row>/, logs.
+#   PNEUMO_COMPARE_BUDGET=long bash scripts/pretrain-compare.sh ...   the same rows with the longer segmentation
+#                                                budget (configs/pretrain-compare-mobilenet-128-long.json)
+# Outputs under $PNEUMO_PRETRAIN_RUNS (default runs/pretrain): pre-<method>/, seg-<row>/, eval-<row>/, logs
+# (seg-long-<row>/, eval-long-<row>/ for the long budget; the pre-trained encoders are shared).
 # Data: ../shared/data/siim (dicom-1k folds by `pneumo train`'s rule; fold 0 = test, fold 1 = validation,
 # folds 2-4 + jpg-positive = training). Pre-training sees only the training images (--holdout-fold 0 1).
 set -uo pipefail
@@ -14,6 +17,12 @@ W=${PNEUMO_IMAGENET:-../shared/data/weights/mobilenet_v2_imagenet.pt}
 T=${PNEUMO_THREADS:-2}
 PRE_IMAGES=${PNEUMO_PRETRAIN_IMAGES:-0}     # 0 = all 1,439 training images; else a seeded subset
 PRE_EPOCHS=${PNEUMO_PRETRAIN_EPOCHS:-2}
+CONFIG=configs/pretrain-compare-mobilenet-128.json
+TAG=
+if [ "${PNEUMO_COMPARE_BUDGET:-short}" = long ]; then
+  CONFIG=configs/pretrain-compare-mobilenet-128-long.json
+  TAG=long-
+fi
 mkdir -p "$R"
 
 pretrain() {  # pretrain NAME METHOD [extra flags]
@@ -31,15 +40,16 @@ segment() {  # segment ROW [ENCODER_WEIGHTS]
   local row=$1 w=${2:-}
   local extra=()
   [ -n "$w" ] && extra=(--encoder-weights "$w")
-  [ -f "$R/eval-$row/eval.json" ] && return 0
-  echo "== $row start $(date -u +%T)"
-  "$BIN" --threads "$T" train --config configs/pretrain-compare-mobilenet-128.json \
+  local seg="$R/seg-$TAG$row" ev="$R/eval-$TAG$row"
+  [ -f "$ev/eval.json" ] && return 0
+  echo "== $TAG$row start $(date -u +%T)"
+  "$BIN" --threads "$T" train --config "$CONFIG" \
     --data "$D/dicom-1k" --train-only "$D/jpg-positive" --csv "$D/train-rle.csv" \
-    --cache-dir "$R/cache" "${extra[@]}" --out "$R/seg-$row" > "$R/seg-$row.log" 2>&1
-  echo "== $row train rc=$? $(date -u +%T)"
-  "$BIN" --threads "$T" --quiet eval --model "$R/seg-$row/last.pneumo" --data "$D/dicom-1k" --csv "$D/train-rle.csv" \
-    --fold 0 --cache-dir "$R/cache" --out "$R/eval-$row" > "$R/eval-$row.log" 2>&1
-  echo "== $row eval rc=$? $(date -u +%T)"
+    --cache-dir "$R/cache" "${extra[@]}" --out "$seg" > "$seg.log" 2>&1
+  echo "== $TAG$row train rc=$? $(date -u +%T)"
+  "$BIN" --threads "$T" --quiet eval --model "$seg/last.pneumo" --data "$D/dicom-1k" --csv "$D/train-rle.csv" \
+    --fold 0 --cache-dir "$R/cache" --out "$ev" > "$ev.log" 2>&1
+  echo "== $TAG$row eval rc=$? $(date -u +%T)"
 }
 
 rows=("$@")

@@ -283,8 +283,10 @@ Status plot_scatter(const fs::path& png, std::string_view title, const std::vect
     }
     for (std::size_t i = 0; i < points.x.size(); ++i) data += number(points.x[i]) + " " + number(points.y[i]) + "\n";
     data += "\n\n";
-    body += (s ? ", " : "") + std::string("DATA index ") + std::to_string(s) +
-            " using 1:2 with points pt 7 ps 0.5 title " + gp_quote(points.name);
+    // gnuplot cycles 8 colours: each further 8 series get another point shape, so none look alike.
+    static constexpr int kShapes[] = {7, 5, 9, 11, 13, 1, 2, 3};
+    body += (s ? ", " : "") + std::string("DATA index ") + std::to_string(s) + " using 1:2 with points pt " +
+            std::to_string(kShapes[(s / 8) % 8]) + " ps 0.6 title " + gp_quote(points.name);
   }
   return render(png, title, style, data, body + "\n");
 }
