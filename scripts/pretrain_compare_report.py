@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Table and learning curves of the encoder pre-training comparison (docs/pretraining.md).
 
-    python3 scripts/pretrain_compare_report.py RUNS_DIR OUT_PNG   # RUNS_DIR as scripts/pretrain-compare.sh wrote it
+    python3 scripts/pretrain_compare_report.py RUNS_DIR OUT_PNG [TAG]   # RUNS_DIR as scripts/pretrain-compare.sh wrote it
+                                                    # TAG "long-": the PNEUMO_COMPARE_BUDGET=long rows
 
 Prints two Markdown tables (segmentation on the held-out fold 0 from eval-<row>/eval.json; the
 pre-training figures from pre-<row>/pretrain.json) and draws every row's train loss, validation
@@ -30,12 +31,13 @@ def load(path):
 
 def main():
     runs, png = sys.argv[1], sys.argv[2]
+    tag = sys.argv[3] if len(sys.argv) > 3 else ""
     print("| row | Kaggle Dice (1024², fold 0) | Dice on positives | image AUC | sensitivity / specificity (image) | last val Dice (fold 1) |")
     print("|---|---|---|---|---|---|")
     curves = {}
     for key, name in ROWS:
-        ev = load(os.path.join(runs, f"eval-{key}", "eval.json"))
-        metrics = os.path.join(runs, f"seg-{key}", "metrics.csv")
+        ev = load(os.path.join(runs, f"eval-{tag}{key}", "eval.json"))
+        metrics = os.path.join(runs, f"seg-{tag}{key}", "metrics.csv")
         rows = list(csv.DictReader(open(metrics))) if os.path.exists(metrics) else []
         if rows:
             curves[key] = rows
