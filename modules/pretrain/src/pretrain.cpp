@@ -607,6 +607,20 @@ Result<PretrainSummary> run_pretraining(const PretrainConfig& c_in, const Pretra
   torch::nn::Module* final_encoder = nullptr;
   std::shared_ptr<NetworkImpl> net;  // keeps the classifier alive until the weights are saved
   Autoencoder ae{nullptr};
+  // A classifier stage (image labels or cluster ids) ends the same way: its record in
+  // pretrain.json, its loss curve, the summary's figures, and its encoder as the output.
+  auto record_classifier_stage = [&](json stage, const std::string& series, const auto& run) {
+    stage["train_images"] = run.train_images;
+    stage["held_out_images"] = run.held_out_images;
+    stage["epochs"] = epochs_json(run.log);
+    stage["final_accuracy"] = run.accuracy;
+    stage["majority_class_accuracy"] = run.majority_baseline;
+    stages.push_back(std::move(stage));
+    add_loss_series(series, run.log);
+    summary.final_loss = run.log.back().loss;
+    summary.final_accuracy = run.accuracy;
+    final_encoder = &net->encoder();
+  };
 
   if (classifier) {
     const TargetKind kind = label_kind == LabelKind::kChestXray14 ? TargetKind::kMultiLabel : TargetKind::kBinary;
@@ -620,19 +634,12 @@ Result<PretrainSummary> run_pretraining(const PretrainConfig& c_in, const Pretra
     const std::string label = kind == TargetKind::kBinary ? "classifier (pneumothorax vs rest)" : "classifier (ChestX-ray14, 15 labels)";
     auto run = train_classifier(c, *net, store, train, held, targets, kind, label, quiet);
     if (!run) return run.error();
-    stages.push_back({{"name", "classifier"},
-                      {"targets", kind == TargetKind::kBinary ? "pneumothorax vs rest (SIIM)" : "ChestX-ray14 15 labels (multi-label BCE)"},
-                      {"loss", kind == TargetKind::kBinary ? "BCE" : "BCE per label"},
-                      {"sampler", "class-weighted (balanced)"},
-                      {"train_images", run->train_images},
-                      {"held_out_images", run->held_out_images},
-                      {"epochs", epochs_json(run->log)},
-                      {"final_accuracy", run->accuracy},
-                      {"majority_class_accuracy", run->majority_baseline}});
-    add_loss_series("classifier loss", run->log);
-    summary.final_loss = run->log.back().loss;
-    summary.final_accuracy = run->accuracy;
-    final_encoder = &net->encoder();
+    record_classifier_stage(
+        {{"name", "classifier"},
+         {"targets", kind == TargetKind::kBinary ? "pneumothorax vs rest (SIIM)" : "ChestX-ray14 15 labels (multi-label BCE)"},
+         {"loss", kind == TargetKind::kBinary ? "BCE" : "BCE per label"},
+         {"sampler", "class-weighted (balanced)"}},
+        "classifier loss", run.value());
   } else {
     const PretrainMethod generator = c.method == PretrainMethod::kPseudoLabels ? c.codes : c.method;
     const bool vae = generator == PretrainMethod::kVae;
@@ -680,19 +687,11 @@ Result<PretrainSummary> run_pretraining(const PretrainConfig& c_in, const Pretra
       net = made.value();
       auto run = train_classifier(c, *net, store, train, held, targets, TargetKind::kMultiClass, "cluster classifier", quiet);
       if (!run) return run.error();
-      stages.push_back({{"name", "cluster-classifier"},
-                        {"targets", fmt::format("{} DBSCAN cluster ids (noise points left out)", clusters->clusters)},
-                        {"loss", "cross-entropy"},
-                        {"sampler", "shuffle"},
-                        {"train_images", run->train_images},
-                        {"held_out_images", run->held_out_images},
-                        {"epochs", epochs_json(run->log)},
-                        {"final_accuracy", run->accuracy},
-                        {"majority_class_accuracy", run->majority_baseline}});
-      add_loss_series("cluster classifier loss", run->log);
-      summary.final_loss = run->log.back().loss;
-      summary.final_accuracy = run->accuracy;
-      final_encoder = &net->encoder();
+      record_classifier_stage({{"name", "cluster-classifier"},
+                               {"targets", fmt::format("{} DBSCAN cluster ids (noise points left out)", clusters->clusters)},
+                               {"loss", "cross-entropy"},
+                               {"sampler", "shuffle"}},
+                              "cluster classifier loss", run.value());
     }
   }
 
