@@ -42,6 +42,10 @@ Result<std::string> read_file(const fs::path& path) {
   return buffer.str();
 }
 
+Status write_file_atomic(const std::filesystem::path& path, const Bytes& bytes) {
+  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 Status write_via_temp(const fs::path& path, const std::function<Status(const fs::path& temp)>& write) {
   if (path.has_parent_path()) {
     if (auto st = ensure_directory(path.parent_path()); !st) return st;
@@ -122,7 +126,7 @@ Result<Bytes> encode_png(const Image8& img) {
 Status write_png(const fs::path& path, const Image8& img) {
   auto png = encode_png(img);
   if (!png) return fail(png.error().code, path.string() + ": " + png.error().message);
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png->data()), png->size()));
+  return write_file_atomic(path, *png);
 }
 
 Result<Image8> decode_image_gray(const std::uint8_t* data, std::size_t size, std::string_view name_for_errors) {

@@ -39,7 +39,7 @@ Status write_overlay_png(const std::filesystem::path& png, const Image8& image, 
   if (!cv::imencode(".png", canvas, bytes)) {
     return fail(ErrorCode::kIo, png.string() + ": PNG encoding failed");
   }
-  return write_file_atomic(png, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return write_file_atomic(png, bytes);
 }
 
 }  // namespace pneumo::detail

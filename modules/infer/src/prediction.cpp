@@ -40,8 +40,6 @@ Mask to_0_255(const Mask& m) {
   return out;
 }
 
-std::string_view as_text(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-
 // One input on its way through: read, predicted, written.
 struct Item {
   fs::path path;
@@ -111,7 +109,7 @@ Status write_outputs(const fs::path& out, const std::string& stem, const Rendere
   };
   for (const auto& [bytes, path] : files) {
     if (!*bytes) continue;
-    if (auto st = write_file_atomic(path, as_text(**bytes)); !st) return st;
+    if (auto st = write_file_atomic(path, **bytes); !st) return st;
   }
   return ok_status();
 }

@@ -65,10 +65,6 @@ struct ModelIdentity {
   std::string sha256;  // of the first model file
 };
 
-Status write_bytes(const fs::path& path, const Bytes& bytes) {
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 // SEG and SC from render_outputs and the SR from make_prediction_record: the same objects and
 // decision `pneumo predict` and `pneumo serve` produce for this image. Then commits the result in
 // the queue and the worklist.
@@ -91,9 +87,9 @@ Status finish_one(Shared& s, const Loaded& item, const ImagePrediction& predicti
   const Bytes& source = *item.input.source_bytes;
   auto sr_bytes = encode_ai_result_sr(source.data(), source.size(), item.input.source_name, f, sr);
   if (!sr_bytes) return sr_bytes.error();
-  if (auto st = write_bytes(dir / "seg.dcm", *rendered->seg); !st) return st;
-  if (auto st = write_bytes(dir / "sc.dcm", *rendered->sc); !st) return st;
-  if (auto st = write_bytes(dir / "sr.dcm", *sr_bytes); !st) return st;
+  if (auto st = write_file_atomic(dir / "seg.dcm", *rendered->seg); !st) return st;
+  if (auto st = write_file_atomic(dir / "sc.dcm", *rendered->sc); !st) return st;
+  if (auto st = write_file_atomic(dir / "sr.dcm", *sr_bytes); !st) return st;
 
   nlohmann::json r = to_json(record);
   r.erase("source_file");

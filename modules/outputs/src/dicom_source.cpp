@@ -162,7 +162,7 @@ Status write_from_source_file(const std::filesystem::path& path, const std::file
   const Bytes source(text->begin(), text->end());
   auto bytes = encode(source);
   if (!bytes) return bytes.error();
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  return write_file_atomic(path, *bytes);
 }
 
 void copy_patient_and_study(DcmItem& source, DcmItem& target, const std::string& study_uid) {

@@ -180,7 +180,7 @@ Result<Bytes> encode_png_rgb(const ImageRgb& image) {
 Status write_png_rgb(const std::filesystem::path& path, const ImageRgb& image) {
   auto bytes = encode_png_rgb(image);
   if (!bytes) return fail(bytes.error().code, path.string() + ": " + bytes.error().message);
-  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  return write_file_atomic(path, *bytes);
 }
 
 Result<ImageRgb> read_png_rgb(const std::filesystem::path& path) {

@@ -42,6 +42,9 @@ Result<std::vector<std::filesystem::path>> list_files(const std::filesystem::pat
 // Bytes of a file or an object made in memory (PNG, DICOM, ...).
 using Bytes = std::vector<std::uint8_t>;
 
+// write_file_atomic for bytes made in memory.
+Status write_file_atomic(const std::filesystem::path& path, const Bytes& bytes);
+
 // PNG I/O for 8-bit grayscale images (OpenCV stays behind this). The file versions are
 // encode_png / decode_image_gray plus write_file_atomic / read_file: same bytes, same pixels.
 Status write_png(const std::filesystem::path& path, const Image8& img);
