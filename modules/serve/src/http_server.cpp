@@ -163,10 +163,10 @@ int run_serve(const ServeRunOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // Every HTTP thread allocates a request body and a decoded image (~1-2 MB each). glibc gives
-  // busy threads their own malloc arenas (up to 8 per core), and the freed blocks scattered over
-  // them kept the RSS growing by ~1.4 MB/s under 64 clients (docs/benchmarks.md); four arenas
-  // keep it flat at the same throughput. MALLOC_ARENA_MAX in the environment still wins.
+  // Every HTTP thread allocates a request body and a decoded image (~1-2 MB each), and glibc would
+  // give busy threads their own malloc arenas (up to 8 per core), each keeping its freed blocks;
+  // four arenas bound that memory at the same throughput (docs/benchmarks.md).
+  // MALLOC_ARENA_MAX in the environment still wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 4);
 
   std::vector<std::filesystem::path> model_files = o.model_files;
