@@ -2,6 +2,7 @@
 """Python peer of `pneumo serve`: the same model behind the standard library's HTTP server, PyTorch.
 
   peer_server.py --model M [--host 127.0.0.1] [--port 0] [--max-batch 4] [--batch-wait-ms 5] [--threads 0]
+                 [--channels-last]
 
 What a Python team would deploy without pneumo, given the same model file and a fair chance:
   - http.server.ThreadingHTTPServer (one thread per connection, HTTP/1.1 keep-alive);
@@ -9,7 +10,9 @@ What a Python team would deploy without pneumo, given the same model file and a 
     (predict_peer.read_dicom_8bit), in the connection's thread;
   - dynamic batching like pneumo serve's: one inference thread takes the first queued image, waits
     up to --batch-wait-ms for more (at most --max-batch), runs the U-Net (torch_unet.py, weights
-    from the pneumo model file) once under torch.inference_mode on --threads intra-op threads;
+    from the pneumo model file) once under torch.inference_mode on --threads intra-op threads, in
+    PyTorch's default NCHW layout unless --channels-last (pneumo serve runs NHWC on the CPU; the
+    flag shows how much of the gap a Python team closes by doing the same);
   - per image, in the connection's thread: the model file's post-processing and the mask back at the
     source size (predict_peer.postprocess / mask_to_source), SIIM RLE, area in px and cm², side;
   - JSON answer {image_id, rows, cols, probability, positive, mask_rle, mask_area_px, mask_area_cm2,
@@ -80,8 +83,9 @@ def read_dicom_8bit(body):
 class Batcher:
     """One inference thread; requests queue up and run in batches of up to max_batch."""
 
-    def __init__(self, config, net, max_batch, wait_s):
+    def __init__(self, config, net, max_batch, wait_s, channels_last=False):
         self.config, self.net, self.max_batch, self.wait_s = config, net, max_batch, wait_s
+        self.channels_last = channels_last
         self.size = config["input_size"]
         self.q = queue.Queue()
         threading.Thread(target=self._run, daemon=True).start()
@@ -106,7 +110,10 @@ class Batcher:
             try:
                 x01 = torch.from_numpy(np.stack([b[0] for b in batch])).unsqueeze(1)  # [N,1,S,S]
                 with torch.inference_mode():
-                    logits, image_logits = self.net(torch_unet.normalise_input(self.config, x01))
+                    x = torch_unet.normalise_input(self.config, x01)
+                    if self.channels_last:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    logits, image_logits = self.net(x)
                     probs = torch.sigmoid(logits)[:, 0].numpy()          # [N,S,S]
                     image_p = torch.sigmoid(image_logits)[:, 0].numpy()  # [N]
                 for k, (_, fut) in enumerate(batch):
@@ -186,14 +193,17 @@ def main():
     ap.add_argument("--max-batch", type=int, default=4)
     ap.add_argument("--batch-wait-ms", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads, 0 = all cores")
+    ap.add_argument("--channels-last", action="store_true", help="run the network in NHWC layout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads if args.threads > 0 else os.cpu_count())
 
     config, net = torch_unet.load_pneumo_model(args.model)
     size = config["input_size"]
+    if args.channels_last:
+        net = net.to(memory_format=torch.channels_last)
     with torch.inference_mode():  # warm-up, as pneumo serve does before /ready
         net(torch_unet.normalise_input(config, torch.zeros(1, 1, size, size)))
-    batcher = Batcher(config, net, args.max_batch, args.batch_wait_ms / 1000.0)
+    batcher = Batcher(config, net, args.max_batch, args.batch_wait_ms / 1000.0, args.channels_last)
     class Server(ThreadingHTTPServer):
         daemon_threads = True
         request_queue_size = 128  # listen backlog: 64 clients connect at once

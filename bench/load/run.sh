@@ -14,6 +14,7 @@
 # POSTing the real SIIM DICOMs in $PNEUMO_SHARED_DATA/siim/dicom for --duration s after --warmup s,
 # RSS of the server sampled every 0.5 s), stop it with SIGTERM. pneumo serve runs with its defaults
 # and the shipped model; the peer with the same --max-batch (4) and all cores for torch.
+# $PNEUMO_PEER_ARGS is added to the peer's command line (e.g. --channels-last).
 # Binary: $PNEUMO_BIN (default $PNEUMO_BUILD_DIR/apps/pneumo/pneumo, build/ by default); model:
 # $PNEUMO_MODEL (default models/pneumo-siim.pneumo); Python: $PNEUMO_PYTHON (default /usr/bin/python3).
 # Results: one JSON line per side in $PNEUMO_BUILD_DIR/bench-load.json, a table on stdout.
@@ -97,8 +98,9 @@ if [ "$ROUNDS" -ge 2 ]; then
   while [ "$Y_PORT" = "$P_PORT" ]; do Y_PORT="$(free_port)"; done
   "$BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$P_PORT" >"$WORK/pneumo.log" 2>&1 &
   P_PID=$!
-  "$PY" "$ROOT/bench/load/peer_server.py" --model "$MODEL" --max-batch 4 --host 127.0.0.1 --port "$Y_PORT" \
-    >"$WORK/python.log" 2>&1 &
+  # shellcheck disable=SC2086 # PNEUMO_PEER_ARGS is a list of words
+  "$PY" "$ROOT/bench/load/peer_server.py" --model "$MODEL" --max-batch 4 ${PNEUMO_PEER_ARGS:-} --host 127.0.0.1 \
+    --port "$Y_PORT" >"$WORK/python.log" 2>&1 &
   Y_PID=$!
   trap 'kill -TERM $P_PID $Y_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
   wait_ready "http://127.0.0.1:$P_PORT" "$P_PID" "$WORK/pneumo.log"
@@ -146,7 +148,8 @@ if [ "$ONLY" != python ]; then
   run_side pneumo "$BIN" serve --model "$MODEL"
 fi
 if [ "$ONLY" != pneumo ]; then
-  run_side python "$PY" "$ROOT/bench/load/peer_server.py" --model "$MODEL" --max-batch 4
+  # shellcheck disable=SC2086 # PNEUMO_PEER_ARGS is a list of words
+  run_side python "$PY" "$ROOT/bench/load/peer_server.py" --model "$MODEL" --max-batch 4 ${PNEUMO_PEER_ARGS:-}
 fi
 mv "$RESULTS.tmp" "$RESULTS"
 

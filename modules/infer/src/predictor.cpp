@@ -47,6 +47,18 @@ struct LoadedNet {
   bool classifier = false;
 };
 
+// oneDNN's CPU convolutions run on NHWC data without reordering every activation to and from its
+// blocked layout; for the shipped MobileNetV2 U-Net at 256 px that is about 1.5-2x faster per
+// batch than NCHW (docs/benchmarks.md). Only on the CPU: CUDA fp32 convolutions gain nothing.
+bool channels_last_pays_off(const torch::Device& device) { return device.is_cpu(); }
+
+void convert_conv_weights_to_channels_last(torch::nn::Module& network) {
+  torch::NoGradGuard no_grad;
+  for (auto& parameter : network.parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
 // Sigmoid outputs of one model on one batch, averaged over the TTA passes.
 struct NetProbs {
   torch::Tensor mask;   // [N, 1, S, S] on the CPU, float, or undefined (classifier)
@@ -67,8 +79,11 @@ struct Predictor::Impl {
 
   // x01: [N, 1, S, S] in [0, 1] on the device, S = net.input_size.
   NetProbs run(const LoadedNet& net, const torch::Tensor& x01) const {
+    const bool channels_last = channels_last_pays_off(device);
     auto forward = [&](const torch::Tensor& input) {
-      NetOutput out = net.model.network->forward(normalise_input(net.model.config, input));
+      torch::Tensor normalised = normalise_input(net.model.config, input);
+      if (channels_last) normalised = normalised.contiguous(at::MemoryFormat::ChannelsLast);
+      NetOutput out = net.model.network->forward(normalised);
       NetProbs p;
       if (out.mask_logits.defined()) p.mask = torch::sigmoid(out.mask_logits.to(torch::kFloat32));  // [N,1,S,S]
       p.image = torch::sigmoid(out.image_logits.to(torch::kFloat32).select(1, 0));                  // [N]
@@ -188,6 +203,7 @@ Result<Predictor> Predictor::load(const PredictorOptions& options) {
     net.model.network->eval();
     // The Predictor never trains or saves its networks, so BatchNorm can live inside the convs.
     fold_batchnorm_for_inference(*net.model.network);
+    if (channels_last_pays_off(impl.device)) convert_conv_weights_to_channels_last(*net.model.network);
     net.input_size = static_cast<int>(net.model.config.input_size);
     net.classifier = net.model.config.arch == "classifier";
     if (net.classifier && net.model.config.num_classes != 1) {

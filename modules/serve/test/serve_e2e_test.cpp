@@ -115,7 +115,10 @@ class ServeE2e : public ::testing::Test {
                   (dir_ / "cache").string() + " --out " + (dir_ / "run").string()),
               0);
     model_ = dir_ / "run" / "model.pneumo";
-    ASSERT_EQ(run("predict --model " + model_.string() + " --input " + (dir_ / "data" / "dicom").string() +
+    // --batch 1: the test posts one image at a time, so the service runs batches of one. LibTorch's
+    // CPU kernels (NHWC convolutions above all) may round differently for another batch size, and
+    // equality down to the last printed digit holds only for the same one (docs/serve.md).
+    ASSERT_EQ(run("predict --batch 1 --model " + model_.string() + " --input " + (dir_ / "data" / "dicom").string() +
                   " --out " + (dir_ / "predicted").string()),
               0);
   }
