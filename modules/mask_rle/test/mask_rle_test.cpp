@@ -298,4 +298,17 @@ TEST(MaskRle, SeededRandomRoundTripsMatchTheOracle) {
 }
 
 }  // namespace
+// The encoder keeps a per-thread scratch buffer for small boxes and gives back one over 256 KB:
+// alternating large and small masks on one thread must still match the oracle each time.
+TEST(MaskRle, AlternatingLargeAndSmallMasksOnOneThreadMatchTheOracle) {
+  std::mt19937 rng(20261130);
+  for (int trial = 0; trial < 6; ++trial) {
+    const int side = trial % 2 == 0 ? 700 : 30;  // 700 x 700 = 490 KB box, over the kept size
+    Mask m = random_mask(rng, side, side);
+    m.px.front() = 1;  // opposite corners set: the box is the whole mask
+    m.px.back() = 1;
+    ASSERT_EQ(encode_rle(m, RleFormat::kRelative), oracle_encode(m, RleFormat::kRelative)) << side;
+  }
+}
+
 }  // namespace pneumo
