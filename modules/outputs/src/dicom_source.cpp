@@ -232,5 +232,13 @@ Status put_content_date_time(DcmItem& target, const std::optional<std::string>& 
   return ok_status();
 }
 
+Status put_string(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& where) {
+  OFCondition cond = item.putAndInsertString(tag, value.c_str());
+  if (cond.bad()) {
+    return fail(ErrorCode::kInternal, where + "cannot set " + DcmTag(tag).getTagName() + ": " + error_text(cond));
+  }
+  return ok_status();
+}
+
 }  // namespace detail
 }  // namespace pneumo

@@ -67,4 +67,7 @@ Status put_content_date_time(DcmItem& target, const std::optional<std::string>& 
 
 std::string error_text(const OFCondition& cond);
 
+// Sets `tag` to `value` in `item`; kInternal naming the attribute when DCMTK refuses.
+Status put_string(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& where);
+
 }  // namespace pneumo::detail

@@ -18,6 +18,7 @@ namespace pneumo {
 namespace {
 
 using detail::error_text;
+using detail::put_string;
 
 constexpr const char* kComprehensive3DSRStorage = "1.2.840.10008.5.1.4.1.1.88.34";
 constexpr const char* kSegmentationStorage = "1.2.840.10008.5.1.4.1.1.66.4";
@@ -89,14 +90,6 @@ std::string decimal_string(double v, int decimals) {
   }
   if (s == "-0") s = "0";
   return s.substr(0, 16);
-}
-
-Status put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& where) {
-  OFCondition cond = item.putAndInsertString(tag, value.c_str());
-  if (cond.bad()) {
-    return fail(ErrorCode::kInternal, where + "cannot set " + DcmTag(tag).getTagName() + ": " + error_text(cond));
-  }
-  return ok_status();
 }
 
 }  // namespace
@@ -206,13 +199,13 @@ Result<Bytes> encode_ai_result_sr(const std::uint8_t* source_dicom, std::size_t 
   detail::copy_patient_and_study(*src.file->getDataset(), ds, src.study_uid);
   if (auto st = detail::put_content_date_time(ds, options.content_date_time, where); !st) return st.error();
   // Deterministic identity: a re-sent SR replaces the earlier one.
-  if (auto st = put(ds, DCM_SOPClassUID, kComprehensive3DSRStorage, where); !st) return st.error();
-  if (auto st = put(ds, DCM_SOPInstanceUID, sr_uid_for_source(src.sop_instance_uid), where); !st) return st.error();
-  if (auto st = put(ds, DCM_SeriesInstanceUID, uid_from_text("pneumo/sr-series/" + src.study_uid), where); !st) {
+  if (auto st = put_string(ds, DCM_SOPClassUID, kComprehensive3DSRStorage, where); !st) return st.error();
+  if (auto st = put_string(ds, DCM_SOPInstanceUID, sr_uid_for_source(src.sop_instance_uid), where); !st) return st.error();
+  if (auto st = put_string(ds, DCM_SeriesInstanceUID, uid_from_text("pneumo/sr-series/" + src.study_uid), where); !st) {
     return st.error();
   }
-  if (auto st = put(ds, DCM_ManufacturerModelName, "pneumo", where); !st) return st.error();
-  if (auto st = put(ds, DCM_SoftwareVersions, version.substr(0, 64), where); !st) return st.error();
+  if (auto st = put_string(ds, DCM_ManufacturerModelName, "pneumo", where); !st) return st.error();
+  if (auto st = put_string(ds, DCM_SoftwareVersions, version.substr(0, 64), where); !st) return st.error();
   {
     DcmItem* eq = nullptr;
     if (ds.findOrCreateSequenceItem(DCM_ContributingEquipmentSequence, eq, 0).bad()) {
@@ -220,20 +213,20 @@ Result<Bytes> encode_ai_result_sr(const std::uint8_t* source_dicom, std::size_t 
     }
     std::string versions = version.substr(0, 64);
     if (!algo.model_sha256.empty()) versions += "\\" + algo.model_sha256.substr(0, 64);
-    if (auto st = put(*eq, DCM_Manufacturer, "pneumo", where); !st) return st.error();
-    if (auto st = put(*eq, DCM_ManufacturerModelName, model_name.substr(0, 64), where); !st) return st.error();
-    if (auto st = put(*eq, DCM_SoftwareVersions, versions, where); !st) return st.error();
+    if (auto st = put_string(*eq, DCM_Manufacturer, "pneumo", where); !st) return st.error();
+    if (auto st = put_string(*eq, DCM_ManufacturerModelName, model_name.substr(0, 64), where); !st) return st.error();
+    if (auto st = put_string(*eq, DCM_SoftwareVersions, versions, where); !st) return st.error();
     std::string description = algo.name + " " + version + ", model " + model_name +
                               (algo.model_sha256.empty() ? "" : " sha256 " + algo.model_sha256);
     if (description.size() > 64) description.resize(64);  // LO
-    if (auto st = put(*eq, DCM_ContributionDescription, description, where); !st) return st.error();
+    if (auto st = put_string(*eq, DCM_ContributionDescription, description, where); !st) return st.error();
     DcmItem* purpose = nullptr;
     if (eq->findOrCreateSequenceItem(DCM_PurposeOfReferenceCodeSequence, purpose, 0).bad()) {
       return fail(ErrorCode::kInternal, where + "cannot add the equipment's purpose");
     }
-    if (auto st = put(*purpose, DCM_CodeValue, "109102", where); !st) return st.error();
-    if (auto st = put(*purpose, DCM_CodingSchemeDesignator, "DCM", where); !st) return st.error();
-    if (auto st = put(*purpose, DCM_CodeMeaning, "Processing Equipment", where); !st) return st.error();
+    if (auto st = put_string(*purpose, DCM_CodeValue, "109102", where); !st) return st.error();
+    if (auto st = put_string(*purpose, DCM_CodingSchemeDesignator, "DCM", where); !st) return st.error();
+    if (auto st = put_string(*purpose, DCM_CodeMeaning, "Processing Equipment", where); !st) return st.error();
   }
 
   return detail::save_to_bytes(out, EXS_LittleEndianExplicit, EPD_withoutPadding, where);

@@ -17,16 +17,9 @@ namespace pneumo {
 namespace {
 
 using detail::error_text;
+using detail::put_string;
 
 constexpr const char* kSecondaryCaptureStorage = "1.2.840.10008.5.1.4.1.1.7";
-
-Status put(DcmItem& item, const DcmTagKey& tag, const std::string& value, const std::string& where) {
-  OFCondition cond = item.putAndInsertString(tag, value.c_str());
-  if (cond.bad()) {
-    return fail(ErrorCode::kInternal, where + "cannot set " + DcmTag(tag).getTagName() + ": " + error_text(cond));
-  }
-  return ok_status();
-}
 
 }  // namespace
 
@@ -75,7 +68,7 @@ Result<Bytes> encode_secondary_capture(const std::uint8_t* source_dicom, std::si
       {DCM_PhotometricInterpretation, "RGB"},
   };
   for (const auto& [tag, value] : strings) {
-    if (auto st = put(ds, tag, value, where); !st) return st.error();
+    if (auto st = put_string(ds, tag, value, where); !st) return st.error();
   }
   {
     DcmItem* item = nullptr;
@@ -91,16 +84,16 @@ Result<Bytes> encode_secondary_capture(const std::uint8_t* source_dicom, std::si
     }
   }
   if (!src.pixel_spacing.empty() && overlay.rows == src.rows && overlay.cols == src.cols) {
-    if (auto st = put(ds, DCM_PixelSpacing, src.pixel_spacing, where); !st) return st.error();
+    if (auto st = put_string(ds, DCM_PixelSpacing, src.pixel_spacing, where); !st) return st.error();
   }
   if (src.lossy) {
     // The overlay carries the source's lossy pixels, whatever our own encoding.
-    if (auto st = put(ds, DCM_LossyImageCompression, "01", where); !st) return st.error();
+    if (auto st = put_string(ds, DCM_LossyImageCompression, "01", where); !st) return st.error();
     if (!src.lossy_method.empty()) {
-      if (auto st = put(ds, DCM_LossyImageCompressionMethod, src.lossy_method, where); !st) return st.error();
+      if (auto st = put_string(ds, DCM_LossyImageCompressionMethod, src.lossy_method, where); !st) return st.error();
     }
     if (!src.lossy_ratio.empty()) {
-      if (auto st = put(ds, DCM_LossyImageCompressionRatio, src.lossy_ratio, where); !st) return st.error();
+      if (auto st = put_string(ds, DCM_LossyImageCompressionRatio, src.lossy_ratio, where); !st) return st.error();
     }
   }
   const std::pair<DcmTagKey, Uint16> numbers[] = {
