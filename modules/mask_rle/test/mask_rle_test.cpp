@@ -297,7 +297,6 @@ TEST(MaskRle, SeededRandomRoundTripsMatchTheOracle) {
   }
 }
 
-}  // namespace
 // The encoder keeps a per-thread scratch buffer for small boxes and gives back one over 256 KB:
 // alternating large and small masks on one thread must still match the oracle each time.
 TEST(MaskRle, AlternatingLargeAndSmallMasksOnOneThreadMatchTheOracle) {
@@ -310,5 +309,7 @@ TEST(MaskRle, AlternatingLargeAndSmallMasksOnOneThreadMatchTheOracle) {
     ASSERT_EQ(encode_rle(m, RleFormat::kRelative), oracle_encode(m, RleFormat::kRelative)) << side;
   }
 }
+
+}  // namespace
 
 }  // namespace pneumo
